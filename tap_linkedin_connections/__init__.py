@@ -1,0 +1,1 @@
+"""Singer tap for LinkedIn connections, read through the OutX LinkedIn Data API."""

@@ -1,0 +1,330 @@
+"""The OutX LinkedIn Data API: authentication, task create and poll, retries, errors.
+
+Every page of connections is an asynchronous *task*: a POST queues it, a Chrome
+extension in the user's real LinkedIn session runs it, and a status endpoint is polled
+until it completes. This module speaks that protocol and nothing more; which tasks to
+create, when, and what to do with their pages is the paginator's business.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+import typing as t
+from collections import Counter
+from dataclasses import dataclass
+
+import backoff
+import requests
+
+CREATE_TASK_PATH = "/linkedin-agent/fetch-connections"
+TASK_STATUS_PATH = "/linkedin-agent/get-task-status"
+
+#: Statuses that mean "not done yet, keep polling". Anything else that is not
+#: ``completed`` or ``failed`` is unknown, and an unknown status is never success.
+RUNNING_STATUSES = frozenset({"pending", "processing"})
+
+#: The longest ``Retry-After`` honoured as given; a longer one is waited in full by no
+#: unattended job, so it is cut here and the retry budget decides.
+MAX_RETRY_AFTER_SECONDS = 900.0
+
+#: The fields of a connection as OutX documents them.
+CONNECTION_FIELDS = (
+    "name",
+    "first_name",
+    "last_name",
+    "headline",
+    "public_identifier",
+    "entity_urn",
+    "profile_image_url",
+)
+
+
+class OutXError(Exception):
+    """A failure the user can act on. Its message is one line and never holds the key."""
+
+
+class ApiKeyRejected(OutXError):
+    """OutX answered 401: the key is missing or wrong."""
+
+
+class ExtensionInactive(OutXError):
+    """OutX answered 403: no team member's Chrome extension is active."""
+
+
+class RequestRejected(OutXError):
+    """OutX answered 400 to a request field."""
+
+
+class TaskNotFound(OutXError):
+    """OutX answered 404 for a task id: it does not know (or no longer knows) it."""
+
+
+class ServiceUnavailable(OutXError):
+    """A request still failed after every retry."""
+
+
+class MalformedPage(OutXError):
+    """A completed task's result is not a page of connections."""
+
+
+class TaskGaveUp(OutXError):
+    """A page's task failed or timed out on every attempt."""
+
+
+class RetriableError(Exception):
+    """A transient failure: the same request may succeed if sent again."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    """One answer of the task-status endpoint."""
+
+    task_id: str
+    status: str
+    output: t.Any
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = moment.timestamp() - time.time()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+def connections_in(output: t.Any) -> list[t.Any]:
+    """The list of connections in a completed task's ``task_output``.
+
+    OutX does not document the exact shape: it may be the list itself or an object
+    holding it. Anything else is a :class:`MalformedPage`.
+    """
+    if isinstance(output, list):
+        return output
+    if isinstance(output, dict):
+        for key in ("connections", "data", "results", "items", "elements"):
+            if isinstance(output.get(key), list):
+                return t.cast("list[t.Any]", output[key])
+        keys = ", ".join(sorted(str(k) for k in output)[:8]) or "none"
+        msg = f"the task result is an object without a list of connections (keys: {keys})"
+        raise MalformedPage(msg)
+    msg = f"the task result is a {type(output).__name__}, not a list of connections"
+    raise MalformedPage(msg)
+
+
+class OutXClient:
+    """Creates fetch-connections tasks and reads their status, retrying transient faults.
+
+    Retries use bounded exponential backoff with jitter and honour ``Retry-After``.
+    Status polls are reads and are retried freely. A create whose answer was lost may
+    already have queued a task; OutX offers no way to find it again, so the create is
+    retried too (the only way not to lose the page) and the possible duplicate is
+    counted in :attr:`counters` as ``ambiguous_create_retries`` and logged.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        api_key: str,
+        request_timeout: float,
+        max_request_attempts: int,
+        retry_initial_wait: float,
+        retry_max_wait: float,
+        user_agent: str,
+        logger: logging.Logger,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.request_timeout = request_timeout
+        self.max_request_attempts = max_request_attempts
+        self.retry_initial_wait = retry_initial_wait
+        self.retry_max_wait = retry_max_wait
+        self.logger = logger
+        self.counters: Counter[str] = Counter()
+        self.session = requests.Session()
+        self.session.headers.update({"x-api-key": api_key, "User-Agent": user_agent})
+        self._send_with_retries = backoff.on_exception(
+            self._wait_times,
+            RetriableError,
+            max_tries=lambda: self.max_request_attempts,
+            jitter=None,  # _wait_times applies its own jitter, never to Retry-After
+            on_backoff=self._on_backoff,
+            logger=None,
+        )(self._send)
+
+    def close(self) -> None:
+        """Release the HTTP connection pool."""
+        self.session.close()
+
+    def create_task(self, body: dict[str, t.Any]) -> str:
+        """Queue a fetch-connections task and return its id."""
+        answer = self._call("POST", CREATE_TASK_PATH, "creating a task", json=body)
+        task_id = answer.get("api_agent_task_id")
+        if not isinstance(task_id, str) or not task_id:
+            # The task may exist, but without its id it cannot be polled: treat the
+            # answer as lost, like any other garbled answer.
+            msg = "OutX accepted the task but its answer holds no 'api_agent_task_id'"
+            raise ServiceUnavailable(msg)
+        self.counters["tasks_created"] += 1
+        return task_id
+
+    def task_status(self, task_id: str) -> TaskStatus:
+        """Read a task's status once."""
+        answer = self._call(
+            "GET", TASK_STATUS_PATH, "polling a task", params={"api_agent_task_id": task_id}
+        )
+        self.counters["polls"] += 1
+        data = answer.get("data")
+        if not isinstance(data, dict) or not isinstance(data.get("status"), str):
+            msg = "OutX answered a status poll without 'data.status'"
+            raise ServiceUnavailable(msg)
+        return TaskStatus(task_id, data["status"].lower(), data.get("task_output"))
+
+    # HTTP plumbing
+
+    def _call(self, method: str, path: str, what: str, **kwargs: t.Any) -> dict[str, t.Any]:
+        try:
+            return t.cast("dict[str, t.Any]", self._send_with_retries(method, path, what, **kwargs))
+        except RetriableError as exc:
+            msg = (
+                f"OutX kept failing while {what}: {exc.reason} "
+                f"(gave up after {self.max_request_attempts} attempts)"
+            )
+            raise ServiceUnavailable(msg) from None
+
+    def _send(self, method: str, path: str, what: str, **kwargs: t.Any) -> dict[str, t.Any]:
+        self.counters["requests"] += 1
+        try:
+            response = self.session.request(
+                method, self.api_url + path, timeout=self.request_timeout, **kwargs
+            )
+        except requests.ConnectionError as exc:
+            # A read timeout or reset after sending may have reached the service; a
+            # refused connection did not. Only the first kind makes a create ambiguous.
+            raise RetriableError(_describe_network_error(exc)) from None
+        except (requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            raise RetriableError(_describe_network_error(exc)) from None
+
+        code = response.status_code
+        if code == 429 or code >= 500:
+            reason = f"HTTP {code}{_error_suffix(response)}"
+            raise RetriableError(reason, parse_retry_after(response.headers.get("Retry-After")))
+        if code >= 400:
+            raise _fatal_error(code, _error_text(response), what)
+        try:
+            answer = response.json()
+        except ValueError:
+            raise RetriableError(f"HTTP {code} with a body that is not JSON") from None
+        if not isinstance(answer, dict):
+            raise RetriableError(f"HTTP {code} with a JSON body that is not an object")
+        return t.cast("dict[str, t.Any]", answer)
+
+    def _wait_times(self) -> t.Generator[float, t.Any, None]:
+        """Seconds to wait before each retry; backoff sends in the exception."""
+        attempt = 0
+        exc = yield 0.0
+        while True:
+            if isinstance(exc, RetriableError) and exc.retry_after is not None:
+                delay = exc.retry_after
+            else:
+                ceiling = min(self.retry_max_wait, self.retry_initial_wait * 2**attempt)
+                delay = ceiling * random.uniform(0.5, 1.0)  # jitter spreads retries apart
+            attempt += 1
+            exc = yield delay
+
+    def _on_backoff(self, details: t.Any) -> None:
+        exc = details.get("exception")
+        method, path = details["args"][0], details["args"][1]
+        reason = exc.reason if isinstance(exc, RetriableError) else type(exc).__name__
+        self.counters["retries"] += 1
+        if method == "POST":
+            self.counters["ambiguous_create_retries"] += 1
+        self.logger.warning(
+            "OutX %s %s failed (%s); retry %d of %d in %.2fs%s",
+            method,
+            path,
+            reason,
+            details["tries"],
+            self.max_request_attempts - 1,
+            details["wait"],
+            " (the lost answer may have queued a task: one LinkedIn action may repeat)"
+            if method == "POST" and not reason.startswith(("HTTP 429", "connection refused"))
+            else "",
+        )
+
+
+def _describe_network_error(exc: Exception) -> str:
+    text = str(exc).lower()
+    if isinstance(exc, requests.ConnectTimeout):
+        return "connection timed out"
+    if isinstance(exc, requests.ReadTimeout):
+        return "read timed out"
+    if "refused" in text:
+        return "connection refused"
+    if "reset" in text or "aborted" in text or "remote end closed" in text:
+        return "connection reset"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "answer cut short"
+    return "network error"
+
+
+def _error_text(response: requests.Response) -> str:
+    """The service's ``error`` string, cut to one short line; empty if none."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, str):
+        return ""
+    return " ".join(error.split())[:200]
+
+
+def _error_suffix(response: requests.Response) -> str:
+    text = _error_text(response)
+    if text:
+        return f": {text}"
+    if not response.content:
+        return " with an empty body"
+    if "html" in response.headers.get("Content-Type", ""):
+        return " with an HTML page"
+    return ""
+
+
+def _fatal_error(code: int, error: str, what: str) -> OutXError:
+    said = f" ({error})" if error else ""
+    if code == 401:
+        return ApiKeyRejected(
+            f"OutX rejected the API key (HTTP 401{said}): set a valid team key in the "
+            "'api_key' setting (TAP_LINKEDIN_CONNECTIONS_API_KEY)"
+        )
+    if code == 403:
+        return ExtensionInactive(
+            f"OutX cannot run tasks (HTTP 403{said}): no team member's OutX Chrome "
+            "extension has been active in the last 48 hours; open Chrome with the OutX "
+            "extension on the LinkedIn account, then run again"
+        )
+    if code == 400:
+        field = next((f for f in ("keyword", "sort_type", "start", "count") if f in error), "")
+        hint = f": check the '{field}' setting" if field in ("keyword", "sort_type") else ""
+        return RequestRejected(f"OutX rejected a request while {what} (HTTP 400{said}){hint}")
+    if code == 404 and what == "polling a task":
+        return TaskNotFound(f"OutX does not know the task (HTTP 404{said})")
+    return OutXError(f"OutX answered HTTP {code} while {what}{said}")

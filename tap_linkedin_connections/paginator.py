@@ -1,0 +1,335 @@
+"""The task paginator: one OutX task per page offset, polled to completion, in order.
+
+Two clocks rule here. The Chrome extension works one task at a time, so while one
+page's task runs the next one is already queued (``lookahead`` tasks in flight) and the
+extension never waits for the tap. And every task is a LinkedIn action, so tasks are
+created only when needed, never faster than the pacer allows, and each one is written to
+STATE (through ``checkpoint``) before it is polled, so an interrupted run polls it again
+instead of paying for it twice.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+import typing as t
+from dataclasses import dataclass
+
+from tap_linkedin_connections.client import (
+    RUNNING_STATUSES,
+    MalformedPage,
+    OutXClient,
+    TaskGaveUp,
+    TaskNotFound,
+    connections_in,
+)
+from tap_linkedin_connections.pacing import TaskPacer
+
+#: How much one new observation moves the estimate of a task's duration.
+ESTIMATE_WEIGHT = 0.3
+
+
+@dataclass
+class Page:
+    """A completed task's connections, at its offset."""
+
+    offset: int
+    connections: list[t.Any]
+    task_id: str
+
+
+@dataclass
+class PollSettings:
+    """How tasks are waited for and how often they are re-submitted."""
+
+    interval_min: float
+    interval_max: float
+    task_timeout: float
+    max_attempts: int
+
+
+class _Wait:
+    """The tap's waiting on one task, in memory only (timings do not survive a run)."""
+
+    def __init__(self, since: float, first_delay: float) -> None:
+        self.since = since
+        self.next_poll = since + first_delay
+        self.interval = 0.0
+        self.polls = 0
+        self.last_status = "not yet polled"
+
+
+class TaskPaginator:
+    """Pages through the connections list, one task per offset.
+
+    The paginator's progress lives in ``progress`` (a dict inside the stream's STATE):
+    ``next_offset``, the first page not yet handed out, and ``tasks``, the tasks created
+    for it and the pages after it, in offset order: ``{"offset", "id", "attempt", "ids"}``.
+    An entry whose ``id`` is None still has to be created.
+
+    Args:
+        client: the OutX client.
+        query: body fields every task shares (``keyword``, ``sort_type``).
+        page_size: connections asked for per task (at most 100).
+        lookahead: the most tasks in flight at once.
+        poll: polling and re-submission settings.
+        pacer: the rolling-hour limit on task creation.
+        budget: the most tasks this run may create; None for no limit.
+        progress: the paginator's STATE, updated in place.
+        checkpoint: writes STATE; called whenever ``progress`` changed.
+        logger: where waits, re-submissions and progress are reported.
+        progress_interval: seconds between two progress lines.
+        expected_total: connections the last pass found, for the time-left estimate.
+    """
+
+    def __init__(
+        self,
+        client: OutXClient,
+        *,
+        query: dict[str, str],
+        page_size: int,
+        lookahead: int,
+        poll: PollSettings,
+        pacer: TaskPacer,
+        budget: int | None,
+        progress: dict[str, t.Any],
+        checkpoint: t.Callable[[], None],
+        logger: logging.Logger,
+        progress_interval: float = 60.0,
+        expected_total: int | None = None,
+    ) -> None:
+        self.client = client
+        self.query = query
+        self.page_size = page_size
+        self.lookahead = max(1, lookahead)
+        self.poll = poll
+        self.pacer = pacer
+        self.budget = budget
+        self.progress = progress
+        self.checkpoint = checkpoint
+        self.logger = logger
+        self.progress_interval = progress_interval
+        self.expected_total = int(expected_total) if expected_total is not None else None
+        progress.setdefault("next_offset", 0)
+        progress.setdefault("tasks", [])
+        # Numbers loaded back from a STATE file arrive as decimal.Decimal.
+        progress["next_offset"] = int(progress["next_offset"])
+        for entry in progress["tasks"]:
+            entry["offset"] = int(entry["offset"])
+            entry["attempt"] = int(entry["attempt"])
+        self.tasks_created = 0
+        self.polls = 0
+        self.pages = 0
+        self.records = 0
+        self._started = time.monotonic()
+        self._next_progress = self._started + progress_interval
+        self.end_reached = False
+        self.budget_spent = False
+        self.waiting_for = "nothing"
+        self._duration_estimate: float | None = None
+        self._completions = 0
+        self._waits: dict[str, _Wait] = {}
+
+    # The public face: next_page / consumed
+
+    @property
+    def next_offset(self) -> int:
+        """The offset of the first page not yet handed out."""
+        return int(self.progress["next_offset"])
+
+    @property
+    def in_flight(self) -> list[dict[str, t.Any]]:
+        """The tasks created and not yet consumed, in offset order."""
+        return t.cast("list[dict[str, t.Any]]", self.progress["tasks"])
+
+    def next_page(self) -> Page | None:
+        """Wait for the next page in offset order; None when the list or budget ends."""
+        while not self.end_reached:
+            self._fill_pipeline()
+            if not self.in_flight or self.in_flight[0]["id"] is None:
+                self.budget_spent = True
+                return None
+            head = self.in_flight[0]
+            outcome = self._await(head)
+            if isinstance(outcome, Page):
+                return outcome
+            self._resubmit(head, outcome)
+        return None
+
+    def consumed(self, page: Page, records: int) -> None:
+        """Mark a page as delivered: its ``records`` new records have been written."""
+        self.in_flight.pop(0)
+        self.progress["next_offset"] = page.offset + self.page_size
+        self.pages += 1
+        self.records += records
+        if len(page.connections) < self.page_size:
+            # A short page is the end of the list; tasks queued beyond it are spent.
+            self.end_reached = True
+            self.progress["tasks"] = []
+        self.checkpoint()
+
+    # Creating tasks
+
+    def _fill_pipeline(self) -> None:
+        """Create the tasks that are due: pending re-creations first, then new offsets."""
+        for entry in self.in_flight:
+            if entry["id"] is None and not self._create(entry, block=entry is self.in_flight[0]):
+                return
+        while len(self.in_flight) < self.lookahead:
+            offset = self.next_offset + len(self.in_flight) * self.page_size
+            entry = {"offset": offset, "id": None, "attempt": 0, "ids": []}
+            # Wait for pacing only when nothing is in flight: otherwise polling goes on
+            # and the next page's task is created once a slot frees.
+            if not self._create(entry, block=not self.in_flight):
+                return
+            self.in_flight.append(entry)
+
+    def _create(self, entry: dict[str, t.Any], *, block: bool) -> bool:
+        """Create the task for an entry; False if the budget or pacing says not now."""
+        if self.budget is not None and self.tasks_created >= self.budget:
+            return False
+        wait = self.pacer.seconds_until_slot()
+        if wait > 0:
+            if not block:
+                return False
+            self._wait_for_pacing(wait)
+        body = {**self.query, "start": entry["offset"], "count": self.page_size}
+        task_id = self.client.create_task(body)
+        self.pacer.record_task()
+        self.tasks_created += 1
+        entry["id"] = task_id
+        entry["attempt"] += 1
+        entry["ids"] = [*entry.get("ids", []), task_id]
+        # The id reaches STATE before the first poll: a run interrupted from here on
+        # polls this task again instead of creating (and paying for) another.
+        self.checkpoint()
+        return True
+
+    def _wait_for_pacing(self, seconds: float) -> None:
+        until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds)
+        self.logger.warning(
+            "Pacing: %d tasks were created in the last hour (max_tasks_per_hour=%d); "
+            "waiting %.0fs, until %s, before the next one",
+            len(self.pacer.window),
+            self.pacer.max_per_hour or 0,
+            seconds,
+            until.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        )
+        self.waiting_for = f"pacing until {until:%H:%M:%S} UTC"
+        self._sleep(seconds)
+
+    def _resubmit(self, entry: dict[str, t.Any], reason: str) -> None:
+        """Replace a failed, lost or timed-out task, or give up after the last attempt."""
+        self._waits.pop(entry["id"], None)
+        if entry["attempt"] >= self.poll.max_attempts:
+            msg = (
+                f"the task for offset {entry['offset']} {reason} on all "
+                f"{entry['attempt']} attempts (tasks {', '.join(entry['ids'])}); "
+                "see the extension's state in OutX, or raise max_task_attempts"
+            )
+            raise TaskGaveUp(msg)
+        self.logger.warning(
+            "The task for offset %d %s (attempt %d of %d, task %s); submitting it again",
+            entry["offset"],
+            reason,
+            entry["attempt"],
+            self.poll.max_attempts,
+            entry["id"],
+        )
+        entry["id"] = None
+        self._create(entry, block=True)
+
+    # Polling
+
+    def _await(self, entry: dict[str, t.Any]) -> Page | str:
+        """Poll the head task until it completes (a Page) or must be re-submitted (why)."""
+        task_id = entry["id"]
+        wait = self._waits.get(task_id)
+        if wait is None:
+            # The extension starts this task when it finishes the one before, so the
+            # wait (and its timeout) count from then, not from the task's creation.
+            since = time.monotonic()
+            first = self._duration_estimate or self.poll.interval_min
+            wait = _Wait(since, self._clamp(first))
+            self._waits[task_id] = wait
+        self.waiting_for = f"the task for offset {entry['offset']}"
+        while True:
+            now = time.monotonic()
+            deadline = wait.since + self.poll.task_timeout
+            if now >= deadline:
+                return f"timed out after {self.poll.task_timeout:g}s ({wait.last_status})"
+            self._sleep(max(0.0, min(wait.next_poll, deadline) - now))
+            try:
+                status = self.client.task_status(task_id)
+            except TaskNotFound:
+                return "is unknown to OutX (HTTP 404)"
+            wait.polls += 1
+            self.polls += 1
+            wait.last_status = f"last status: {status.status}"
+            if status.status == "completed":
+                return self._completed(entry, wait, status.output)
+            if status.status == "failed":
+                return "failed"
+            if status.status not in RUNNING_STATUSES:
+                # Not success: keep waiting in case it is a new in-between state; the
+                # timeout re-submits the task if it never completes.
+                self.logger.warning(
+                    "The task for offset %d has the unknown status %r; still waiting",
+                    entry["offset"],
+                    status.status[:40],
+                )
+            # Still running: poll soon, then less often (a fast task is seen almost as
+            # soon as it completes, a slow one costs few polls).
+            wait.interval = self._clamp(wait.interval * 2 if wait.interval else 0.0)
+            wait.next_poll = time.monotonic() + wait.interval
+
+    def _completed(self, entry: dict[str, t.Any], wait: _Wait, output: t.Any) -> Page:
+        duration = time.monotonic() - wait.since
+        self._completions += 1
+        estimate = self._duration_estimate
+        if estimate is None or self._completions <= 2:
+            # The first task also waited for the extension to pick it up; the second
+            # shows the extension's own pace.
+            self._duration_estimate = duration
+        else:
+            self._duration_estimate = estimate + ESTIMATE_WEIGHT * (duration - estimate)
+        self._waits.pop(entry["id"], None)
+        try:
+            connections = connections_in(output)
+        except MalformedPage as exc:
+            msg = f"page at offset {entry['offset']} (task {entry['id']}): {exc}"
+            raise MalformedPage(msg) from None
+        return Page(entry["offset"], connections, entry["id"])
+
+    def _sleep(self, seconds: float) -> None:
+        """Sleep, logging a progress line whenever one is due."""
+        end = time.monotonic() + seconds
+        while True:
+            now = time.monotonic()
+            if now >= self._next_progress:
+                self._log_progress(now)
+            if now >= end:
+                return
+            time.sleep(min(end, self._next_progress) - now)
+
+    def _log_progress(self, now: float) -> None:
+        self._next_progress = now + self.progress_interval
+        left = "unknown"
+        if self.expected_total is not None and self._duration_estimate:
+            pages_left = max(0, self.expected_total - self.next_offset) // self.page_size + 1
+            left = f"about {pages_left * self._duration_estimate:.0f}s"
+        self.logger.info(
+            "Progress: %d pages, %d connections, %d tasks created, %d polls in %.0fs; "
+            "waiting for %s; time left: %s",
+            self.pages,
+            self.records,
+            self.tasks_created,
+            self.polls,
+            now - self._started,
+            self.waiting_for,
+            left,
+        )
+
+    def _clamp(self, seconds: float) -> float:
+        return min(self.poll.interval_max, max(self.poll.interval_min, seconds))

@@ -1,0 +1,337 @@
+"""tap-linkedin-connections: settings, validation and the stream list."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import sys
+import typing as t
+from urllib.parse import urlsplit
+
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
+
+from tap_linkedin_connections.client import OutXError
+from tap_linkedin_connections.streams import ConnectionsStream
+
+RECENTLY_ADDED = "RECENTLY_ADDED"
+RELEVANCE = "RELEVANCE"
+
+#: Settings that are durations in seconds: any positive number, fractions included.
+DURATION_SETTINGS = (
+    "poll_interval_min_seconds",
+    "poll_interval_max_seconds",
+    "task_timeout_seconds",
+    "request_timeout_seconds",
+    "retry_initial_wait_seconds",
+    "retry_max_wait_seconds",
+    "progress_interval_seconds",
+)
+
+#: Whole-number settings: name → (smallest, largest or None, may be null).
+COUNT_SETTINGS: dict[str, tuple[int, int | None, bool]] = {
+    "page_size": (1, 100, False),
+    "max_task_attempts": (1, None, False),
+    "max_request_attempts": (1, None, False),
+    "max_tasks_in_flight": (1, 10, False),
+    "max_tasks_per_hour": (1, None, True),
+    "max_tasks_per_run": (1, None, True),
+}
+
+
+def _seconds(name: str, default: float, description: str) -> th.Property:
+    return th.Property(
+        name, th.NumberType(exclusive_minimum=0), default=default, description=description
+    )
+
+
+class ConfigError(ConfigValidationError):
+    """A setting is wrong. Its message names the setting and never echoes the API key."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem, errors=[problem])
+
+
+class TapLinkedInConnections(Tap):
+    """Singer tap for one LinkedIn account's 1st-degree connections, through OutX."""
+
+    name = "tap-linkedin-connections"
+    # About 1.5x faster than the default writer on this tap's all-text records.
+    message_writer_class = MsgSpecWriter
+    # Listed in full to leave out BATCH, which this tap's paging and STATE do not use.
+    capabilities: t.ClassVar[list[t.Any]] = [
+        TapCapabilities.CATALOG,
+        TapCapabilities.STATE,
+        TapCapabilities.DISCOVER,
+        PluginCapabilities.ACTIVATE_VERSION,
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        PluginCapabilities.STRUCTURED_LOGGING,
+    ]
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "api_key",
+            th.StringType(min_length=1),
+            required=True,
+            secret=True,
+            title="API key",
+            description=(
+                "Your OutX team's API key, sent as the `x-api-key` header. Every team "
+                "member shares it: treat it as a password. It is never logged or written "
+                "to state."
+            ),
+        ),
+        th.Property(
+            "api_url",
+            th.StringType,
+            default="https://api.outx.ai",
+            title="API URL",
+            description=(
+                "Base URL of the OutX API. Must be https, except for a loopback host "
+                "(such as the bundled sandbox on http://127.0.0.1:8765)."
+            ),
+        ),
+        th.Property(
+            "keyword",
+            th.StringType,
+            title="Name filter",
+            description=(
+                "Only connections whose name contains this text. Changing it starts a "
+                "new full pass."
+            ),
+        ),
+        th.Property(
+            "sort_type",
+            th.StringType(allowed_values=[RECENTLY_ADDED, RELEVANCE]),
+            default=RECENTLY_ADDED,
+            title="Order",
+            description=(
+                "`RECENTLY_ADDED` reads newest connections first, which lets later runs "
+                "stop at the first connection already loaded (incremental). "
+                "`RELEVANCE` is LinkedIn's default order; every run is then a full pass."
+            ),
+        ),
+        th.Property(
+            "page_size",
+            th.IntegerType(minimum=1, maximum=100),
+            default=100,
+            title="Page size",
+            description=(
+                "Connections per task (1-100). Every task is one LinkedIn action, so "
+                "the largest page costs the fewest actions."
+            ),
+        ),
+        _seconds(
+            "poll_interval_min_seconds",
+            1.0,
+            "Shortest wait between two status polls of a task. Polling starts at the "
+            "expected completion time (learnt from earlier tasks), then every this many "
+            "seconds, doubling towards the maximum.",
+        ),
+        _seconds(
+            "poll_interval_max_seconds",
+            10.0,
+            "Longest wait between two status polls of a task.",
+        ),
+        _seconds(
+            "task_timeout_seconds",
+            180.0,
+            "How long one task may take, counted from when the tap starts waiting for "
+            "it, before it is submitted again (OutX advises 2-3 minutes).",
+        ),
+        th.Property(
+            "max_task_attempts",
+            th.IntegerType(minimum=1),
+            default=3,
+            title="Attempts per page",
+            description=(
+                "Tasks created at most for one page: a task that fails, times out or is "
+                "unknown to OutX is submitted again until this many were tried; then "
+                "the run fails, naming the offset and the task ids."
+            ),
+        ),
+        _seconds(
+            "request_timeout_seconds",
+            30.0,
+            "Timeout of one HTTP request to OutX.",
+        ),
+        th.Property(
+            "max_request_attempts",
+            th.IntegerType(minimum=1),
+            default=6,
+            title="Attempts per HTTP request",
+            description=(
+                "HTTP attempts for one request when OutX or the network fails "
+                "transiently (429, 5xx, resets, timeouts, garbled answers)."
+            ),
+        ),
+        _seconds(
+            "retry_initial_wait_seconds",
+            2.0,
+            "First wait before retrying a failed HTTP request; it doubles on each retry "
+            "(with jitter) up to the maximum. A `Retry-After` header wins.",
+        ),
+        _seconds(
+            "retry_max_wait_seconds",
+            60.0,
+            "Longest wait between two HTTP retries, unless `Retry-After` asks for more.",
+        ),
+        th.Property(
+            "max_tasks_in_flight",
+            th.IntegerType(minimum=1, maximum=10),
+            default=2,
+            title="Tasks in flight",
+            description=(
+                "During a full pass, how many page tasks may be queued at once, so the "
+                "extension starts the next page as soon as it finishes one. 2 keeps it "
+                "busy; each one above 1 may cost one task beyond the end of the list. "
+                "Incremental runs always queue one at a time."
+            ),
+        ),
+        th.Property(
+            "max_tasks_per_hour",
+            th.IntegerType(minimum=1, nullable=True),
+            default=50,
+            title="Tasks per hour",
+            description=(
+                "Most tasks (LinkedIn actions) created in any rolling hour, across runs "
+                "(the window is kept in state). The tap waits rather than bursts. "
+                "OutX advises about 50. Null means no limit."
+            ),
+        ),
+        th.Property(
+            "max_tasks_per_run",
+            th.IntegerType(minimum=1, nullable=True),
+            title="Tasks per run",
+            description=(
+                "Most tasks one run may create. A large first sync then spreads over "
+                "several scheduled runs, each continuing where the last stopped. "
+                "Unset means no limit."
+            ),
+        ),
+        th.Property(
+            "full_refresh",
+            th.BooleanType,
+            default=False,
+            title="Full refresh",
+            description=(
+                "Read the whole list even when state allows an incremental run. A full "
+                "pass that completes ends with ACTIVATE_VERSION, so targets that honour "
+                "it drop connections that no longer exist."
+            ),
+        ),
+        _seconds(
+            "progress_interval_seconds",
+            60.0,
+            "How often a long sync logs a progress line to stderr.",
+        ),
+    ).to_dict()
+
+    def discover_streams(self) -> list[ConnectionsStream]:
+        """The tap's one stream."""
+        return [ConnectionsStream(tap=self)]
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        # A private SDK hook, overridden because it is the one place that sees the merged
+        # config (files + environment) before any request, and because the SDK's own
+        # messages echo the offending value, which could be the API key.
+        problems = config_problems(self.config)
+        if problems and raise_errors:
+            raise ConfigError(problems[0])
+        for problem in problems:
+            self.logger.warning("Invalid setting: %s", problem)
+        if problems:
+            return problems
+        return super()._validate_config(raise_errors=raise_errors)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def config_problems(config: t.Mapping[str, t.Any]) -> list[str]:
+    """Every problem with a config, one line each, in settings order; [] if none.
+
+    The messages name settings and expectations, never values: one of them is a key.
+    """
+    problems: list[str] = []
+    api_key = config.get("api_key")
+    if not isinstance(api_key, str) or not api_key.strip():
+        problems.append(
+            "'api_key' is missing or empty: set your OutX team API key "
+            "(TAP_LINKEDIN_CONNECTIONS_API_KEY)"
+        )
+    problems.extend(_api_url_problems(config.get("api_url", "https://api.outx.ai")))
+    keyword = config.get("keyword")
+    if keyword is not None and not isinstance(keyword, str):
+        problems.append("'keyword' must be text")
+    sort_type = config.get("sort_type", RECENTLY_ADDED)
+    if sort_type not in (RECENTLY_ADDED, RELEVANCE):
+        problems.append(f"'sort_type' must be {RECENTLY_ADDED} or {RELEVANCE}")
+    for name, (smallest, largest, nullable) in COUNT_SETTINGS.items():
+        if name not in config or (nullable and config[name] is None):
+            continue
+        value = config[name]
+        in_range = (
+            _is_number(value)
+            and float(value).is_integer()
+            and value >= smallest
+            and (largest is None or value <= largest)
+        )
+        if not in_range:
+            bounds = f"from {smallest} to {largest}" if largest else f"of at least {smallest}"
+            problems.append(f"'{name}' must be a whole number {bounds}")
+    for name in DURATION_SETTINGS:
+        value = config.get(name, 1.0)
+        if not _is_number(value) or not math.isfinite(value) or value <= 0:
+            problems.append(f"'{name}' must be a positive number of seconds")
+    low = config.get("poll_interval_min_seconds", 1.0)
+    high = config.get("poll_interval_max_seconds", 10.0)
+    if _is_number(low) and _is_number(high) and low > high:
+        problems.append(
+            "'poll_interval_min_seconds' must not be larger than 'poll_interval_max_seconds'"
+        )
+    if not isinstance(config.get("full_refresh", False), bool):
+        problems.append("'full_refresh' must be true or false")
+    return problems
+
+
+def _api_url_problems(api_url: object) -> list[str]:
+    if not isinstance(api_url, str):
+        return ["'api_url' must be an http(s) URL"]
+    try:
+        parts = urlsplit(api_url)
+        host = parts.hostname or ""
+    except ValueError:
+        return ["'api_url' must be an http(s) URL"]
+    if parts.scheme not in ("http", "https") or not host:
+        return ["'api_url' must be an http(s) URL"]
+    if parts.scheme == "http" and not _is_loopback(host):
+        return [
+            "'api_url' must use https (plain http is allowed only to a loopback host): "
+            "the API key would travel in clear"
+        ]
+    return []
+
+
+def main() -> None:
+    """Console entry point: a user-facing failure ends in one line, not a traceback."""
+    try:
+        TapLinkedInConnections.cli()
+    except OutXError as exc:
+        sys.stderr.write(f"tap-linkedin-connections: error: {exc}\n")
+        sys.exit(1)
