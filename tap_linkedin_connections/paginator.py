@@ -26,6 +26,9 @@ from tap_linkedin_connections.client import (
 )
 from tap_linkedin_connections.pacing import TaskPacer
 
+#: Why a task is re-submitted when OutX no longer knows it.
+NOT_FOUND = "is unknown to OutX (HTTP 404)"
+
 #: How much one new observation moves the estimate of a task's duration.
 ESTIMATE_WEIGHT = 0.3
 
@@ -222,6 +225,15 @@ class TaskPaginator:
     def _resubmit(self, entry: dict[str, t.Any], reason: str) -> None:
         """Replace a failed, lost or timed-out task, or give up after the last attempt."""
         self._waits.pop(entry["id"], None)
+        if reason == NOT_FOUND:
+            entry["not_found"] = int(entry.get("not_found", 0)) + 1
+            if entry["not_found"] > 1:
+                # Once may be an old task OutX has dropped; twice is not transient.
+                msg = (
+                    f"OutX lost the task for offset {entry['offset']} twice "
+                    f"(tasks {', '.join(entry['ids'])}): it answers 404 for tasks it created"
+                )
+                raise TaskGaveUp(msg)
         if entry["attempt"] >= self.poll.max_attempts:
             msg = (
                 f"the task for offset {entry['offset']} {reason} on all "
@@ -263,7 +275,7 @@ class TaskPaginator:
             try:
                 status = self.client.task_status(task_id)
             except TaskNotFound:
-                return "is unknown to OutX (HTTP 404)"
+                return NOT_FOUND
             wait.polls += 1
             self.polls += 1
             wait.last_status = f"last status: {status.status}"

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from singer_sdk import Stream
 from singer_sdk import typing as th
-from singer_sdk.helpers._typing import TypeConformanceLevel
+from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_linkedin_connections import __name__ as package_name
 from tap_linkedin_connections.client import CONNECTION_FIELDS, MalformedPage, OutXClient
@@ -113,8 +113,9 @@ class ConnectionsStream(Stream):
         try:
             while not stopped_at_known and (page := pager.next_page()) is not None:
                 emitted = 0
-                for index, connection in enumerate(page.connections):
-                    record = to_record(connection, page, index)
+                # The whole page is checked before any of it is emitted.
+                records = [to_record(c, page, i) for i, c in enumerate(page.connections)]
+                for record in records:
                     urn = record["entity_urn"]
                     if len(current["newest"]) < REMEMBERED_NEWEST and urn not in current["newest"]:
                         current["newest"].append(urn)

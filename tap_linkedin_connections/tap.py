@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import ipaddress
 import math
 import sys
@@ -184,13 +185,14 @@ class TapLinkedInConnections(Tap):
         th.Property(
             "max_tasks_in_flight",
             th.IntegerType(minimum=1, maximum=10),
-            default=2,
+            default=1,
             title="Tasks in flight",
             description=(
-                "During a full pass, how many page tasks may be queued at once, so the "
-                "extension starts the next page as soon as it finishes one. 2 keeps it "
-                "busy; each one above 1 may cost one task beyond the end of the list. "
-                "Incremental runs always queue one at a time."
+                "During a full pass, how many page tasks may be queued at once. With 2, "
+                "the next page's task waits in OutX's queue while one runs, so the "
+                "extension never idles between pages (faster when pacing allows), at "
+                "the cost of at most one task beyond the end of the list per full pass. "
+                "1 creates exactly the tasks needed. Incremental runs always use 1."
             ),
         ),
         th.Property(
@@ -251,7 +253,8 @@ class TapLinkedInConnections(Tap):
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    # JSON config files are read with decimals, so numbers may arrive as Decimal.
+    return isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
 
 
 def _is_loopback(host: str) -> bool:
@@ -288,6 +291,7 @@ def config_problems(config: t.Mapping[str, t.Any]) -> list[str]:
         value = config[name]
         in_range = (
             _is_number(value)
+            and math.isfinite(float(value))
             and float(value).is_integer()
             and value >= smallest
             and (largest is None or value <= largest)
@@ -297,7 +301,7 @@ def config_problems(config: t.Mapping[str, t.Any]) -> list[str]:
             problems.append(f"'{name}' must be a whole number {bounds}")
     for name in DURATION_SETTINGS:
         value = config.get(name, 1.0)
-        if not _is_number(value) or not math.isfinite(value) or value <= 0:
+        if not _is_number(value) or not math.isfinite(float(value)) or value <= 0:
             problems.append(f"'{name}' must be a positive number of seconds")
     low = config.get("poll_interval_min_seconds", 1.0)
     high = config.get("poll_interval_max_seconds", 10.0)

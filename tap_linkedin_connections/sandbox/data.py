@@ -14,8 +14,10 @@ import random
 import re
 import unicodedata
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
-Connection = dict[str, str | None]
+# One connection as the API sends it; every value is a string or None.
+Connection = dict[str, Any]
 
 RECENTLY_ADDED = "RECENTLY_ADDED"
 
@@ -82,9 +84,10 @@ HOURS_BETWEEN_CONNECTIONS = 3
 def make_connection(seed: int, serial: int) -> Connection:
     """The connection made as number `serial` (0 = oldest) on the account seeded `seed`."""
     rng = random.Random(f"{seed}/{serial}")
-    script = EDGE_CASE_SCRIPTS.get(serial) or rng.choices(
-        list(SCRIPT_WEIGHTS), weights=list(SCRIPT_WEIGHTS.values())
-    )[0]
+    script = (
+        EDGE_CASE_SCRIPTS.get(serial)
+        or rng.choices(list(SCRIPT_WEIGHTS), weights=list(SCRIPT_WEIGHTS.values()))[0]
+    )
     first_names, last_names = NAME_POOLS[script]
     first_name, last_name = rng.choice(first_names), rng.choice(last_names)
     digest = hashlib.sha256(f"{seed}/{serial}".encode()).digest()

@@ -1,0 +1,109 @@
+"""Shared helpers: a sandbox per test, and the tap run as its users run it (the CLI)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import typing as t
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tap_linkedin_connections.sandbox import Sandbox
+
+#: A key that looks like a real one, so a leak would be found by searching for it.
+API_KEY = "outx-team-key-3f9c1d7e5b2a4c8e9f0a1b2c3d4e5f60"
+
+#: Settings that make a sandbox run take milliseconds instead of minutes.
+FAST_SETTINGS: dict[str, t.Any] = {
+    "poll_interval_min_seconds": 0.002,
+    "poll_interval_max_seconds": 0.02,
+    "task_timeout_seconds": 5,
+    "request_timeout_seconds": 5,
+    "retry_initial_wait_seconds": 0.005,
+    "retry_max_wait_seconds": 0.05,
+    "max_tasks_per_hour": None,
+}
+
+
+def tap_config(url: str, **overrides: t.Any) -> dict[str, t.Any]:
+    """A config for the tap against a local server, fast by default."""
+    return {"api_key": API_KEY, "api_url": url, **FAST_SETTINGS, **overrides}
+
+
+@dataclass
+class TapRun:
+    """What one run of the tap printed, parsed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def messages(self) -> list[dict[str, t.Any]]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+    @property
+    def records(self) -> list[dict[str, t.Any]]:
+        return [m["record"] for m in self.messages if m["type"] == "RECORD"]
+
+    @property
+    def states(self) -> list[dict[str, t.Any]]:
+        return [m["value"] for m in self.messages if m["type"] == "STATE"]
+
+    @property
+    def last_state(self) -> dict[str, t.Any] | None:
+        states = self.states
+        return states[-1] if states else None
+
+    def of_type(self, kind: str) -> list[dict[str, t.Any]]:
+        return [m for m in self.messages if m["type"] == kind]
+
+
+def run_tap(
+    config: dict[str, t.Any],
+    tmp_path: Path,
+    *,
+    state: dict[str, t.Any] | None = None,
+    extra_args: t.Sequence[str] = (),
+    timeout: float = 120,
+) -> TapRun:
+    """Run ``python -m tap_linkedin_connections`` with this config (and state)."""
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    args = [sys.executable, "-m", "tap_linkedin_connections", "--config", str(config_file)]
+    if state is not None:
+        state_file = tmp_path / "state.json"
+        state_file.write_text(json.dumps(state))
+        args += ["--state", str(state_file)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_LINKEDIN_CONNECTIONS_")}
+    done = subprocess.run(
+        [*args, *extra_args], capture_output=True, text=True, timeout=timeout, env=env, check=False
+    )
+    return TapRun(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture
+def make_sandbox() -> t.Iterator[t.Callable[..., Sandbox]]:
+    """Start sandboxes for a test (fast extension by default); all stop afterwards."""
+    started: list[Sandbox] = []
+
+    def make(**options: t.Any) -> Sandbox:
+        options = {"api_key": API_KEY, "pickup_delay": 0.001, "work_time": 0.001, **options}
+        sandbox = Sandbox(**options)
+        sandbox.start()
+        started.append(sandbox)
+        return sandbox
+
+    yield make
+    for sandbox in started:
+        sandbox.stop()
+
+
+def bookmark(state: dict[str, t.Any] | None) -> dict[str, t.Any]:
+    """The connections stream's part of a STATE value."""
+    assert state is not None, "the tap wrote no STATE"
+    return t.cast("dict[str, t.Any]", state["bookmarks"]["connections"])

@@ -1,0 +1,140 @@
+"""Full syncs against the sandbox, over real HTTP, through the tap's CLI."""
+
+from __future__ import annotations
+
+import threading
+import time
+from urllib.parse import quote
+
+import jsonschema
+import pytest
+
+from tap_linkedin_connections.client import CONNECTION_FIELDS
+from tests.conftest import bookmark, run_tap, tap_config
+
+SCHEMA_FIELDS = {*CONNECTION_FIELDS, "profile_url"}
+
+
+def expected_records(connections: list[dict]) -> list[dict]:
+    """The records the tap must emit for the sandbox's connections, in order."""
+    return [
+        {
+            **{field: c[field] for field in CONNECTION_FIELDS},
+            "profile_url": "https://www.linkedin.com/in/" + quote(c["public_identifier"])
+            if c["public_identifier"]
+            else None,
+        }
+        for c in connections
+    ]
+
+
+@pytest.mark.parametrize("result_shape", ["object", "list"])
+@pytest.mark.parametrize("sort_type", ["RECENTLY_ADDED", "RELEVANCE"])
+def test_1234_connections_in_13_tasks(make_sandbox, tmp_path, result_shape, sort_type):
+    sandbox = make_sandbox(connections=1234, seed=11, result_shape=result_shape)
+    run = run_tap(tap_config(sandbox.url, sort_type=sort_type), tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    listing = sandbox.connections(sort_type="RECENTLY_ADDED" if sort_type != "RELEVANCE" else None)
+    assert run.records == expected_records(listing)
+    assert len({r["entity_urn"] for r in run.records}) == 1234
+    assert sandbox.stats()["tasks_created"] == 13
+    # Each task asked for the next offset, 100 at a time, in the chosen order.
+    inputs = [task["input"] for task in sandbox.stats()["tasks"]]
+    assert [i["start"] for i in inputs] == list(range(0, 1300, 100))
+    assert {i["count"] for i in inputs} == {100}
+    assert {i.get("sort_type") for i in inputs} == (
+        {"RECENTLY_ADDED"} if sort_type == "RECENTLY_ADDED" else {None}
+    )
+
+
+@pytest.mark.parametrize(
+    ("connections", "tasks"), [(0, 1), (1, 1), (99, 1), (100, 2), (101, 2), (250, 3)]
+)
+def test_exact_counts_at_page_boundaries(make_sandbox, tmp_path, connections, tasks):
+    sandbox = make_sandbox(connections=connections, seed=3)
+    run = run_tap(tap_config(sandbox.url), tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    assert run.records == expected_records(sandbox.connections(sort_type="RECENTLY_ADDED"))
+    assert sandbox.stats()["tasks_created"] == tasks
+
+
+def test_smaller_pages_and_keyword(make_sandbox, tmp_path):
+    sandbox = make_sandbox(connections=400, seed=5)
+    listing = sandbox.connections(sort_type="RECENTLY_ADDED")
+    # A keyword that matches some but not all names.
+    keyword = listing[0]["first_name"][:2]
+    matching = sandbox.connections(sort_type="RECENTLY_ADDED", keyword=keyword)
+    assert 0 < len(matching) < len(listing)
+
+    run = run_tap(tap_config(sandbox.url, keyword=keyword, page_size=7), tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    assert run.records == expected_records(matching)
+    assert sandbox.stats()["tasks_created"] == len(matching) // 7 + 1
+    assert {task["input"]["keyword"] for task in sandbox.stats()["tasks"]} == {keyword}
+
+
+def test_records_match_the_schema_and_drop_unknown_fields(make_sandbox, tmp_path):
+    sandbox = make_sandbox(connections=300, seed=9)
+    run = run_tap(tap_config(sandbox.url), tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    (schema_message,) = run.of_type("SCHEMA")
+    assert schema_message["key_properties"] == ["entity_urn"]
+    for record in run.records:
+        jsonschema.validate(record, schema_message["schema"])
+        assert set(record) == SCHEMA_FIELDS
+    # The sandbox adds a field OutX does not document; it must not reach the records.
+    extra = set(sandbox.connections(sort_type="RECENTLY_ADDED")[0]) - set(CONNECTION_FIELDS)
+    assert extra, "the sandbox should serve an undocumented field"
+    # The data's variety survives unchanged: scripts, empty and long headlines, no picture.
+    names = " ".join(r["name"] or "" for r in run.records)
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in names), "no CJK name"
+    assert any("\u0600" <= ch <= "\u06ff" for ch in names), "no Arabic name"
+    assert any(ch in names for ch in "éëñåöü"), "no accented name"
+    headlines = [r["headline"] for r in run.records]
+    assert "" in headlines
+    assert max(len(h or "") for h in headlines) > 1000
+    assert any(r["profile_image_url"] is None for r in run.records)
+
+
+def test_no_connection_twice_when_connections_are_added_during_the_sync(make_sandbox, tmp_path):
+    sandbox = make_sandbox(connections=500, seed=21, work_time=0.05)
+    original = {c["entity_urn"] for c in sandbox.connections(sort_type="RECENTLY_ADDED")}
+
+    def add_while_syncing() -> None:
+        while sandbox.stats()["tasks_created"] < 2:
+            time.sleep(0.005)
+        sandbox.add_connections(7)
+
+    adder = threading.Thread(target=add_while_syncing)
+    adder.start()
+    run = run_tap(tap_config(sandbox.url, page_size=50), tmp_path)
+    adder.join()
+
+    assert run.returncode == 0, run.stderr
+    urns = [r["entity_urn"] for r in run.records]
+    assert len(urns) == len(set(urns)), "a connection was emitted twice"
+    # The new connections shifted every later page down by 7; none of the original
+    # connections may be lost to that shift.
+    assert original <= set(urns)
+
+
+def test_state_after_a_full_pass(make_sandbox, tmp_path):
+    sandbox = make_sandbox(connections=150, seed=4)
+    run = run_tap(tap_config(sandbox.url), tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    stream_state = bookmark(run.last_state)
+    newest = [c["entity_urn"] for c in sandbox.connections(sort_type="RECENTLY_ADDED")[:25]]
+    assert stream_state["bookmark"]["newest"] == newest
+    assert stream_state["bookmark"]["total"] == 150
+    assert "pass" not in stream_state
+    (activate,) = run.of_type("ACTIVATE_VERSION")
+    assert activate["version"] == stream_state["bookmark"]["version"]
+    assert {m["version"] for m in run.of_type("RECORD")} == {activate["version"]}
+    # ACTIVATE_VERSION comes after the last record, never before.
+    kinds = [m["type"] for m in run.messages]
+    assert kinds.index("ACTIVATE_VERSION") > max(i for i, k in enumerate(kinds) if k == "RECORD")
