@@ -182,11 +182,13 @@ class TaskPaginator:
         while len(self.in_flight) < self.lookahead:
             offset = self.next_offset + len(self.in_flight) * self.page_size
             entry = {"offset": offset, "id": None, "attempt": 0, "ids": []}
-            # Wait for pacing only when nothing is in flight: otherwise polling goes on
-            # and the next page's task is created once a slot frees.
-            if not self._create(entry, block=not self.in_flight):
-                return
+            # In the list before it is created, so the checkpoint in _create saves it.
             self.in_flight.append(entry)
+            # Wait for pacing only when nothing else is in flight: otherwise polling
+            # goes on and this page's task is created once a slot frees.
+            if not self._create(entry, block=len(self.in_flight) == 1):
+                self.in_flight.remove(entry)
+                return
 
     def _create(self, entry: dict[str, t.Any], *, block: bool) -> bool:
         """Create the task for an entry; False if the budget or pacing says not now."""

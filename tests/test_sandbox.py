@@ -303,6 +303,15 @@ def test_extension_runs_tasks_in_order_with_precise_timing(session: requests.Ses
     assert all(abs(t["created_wall"] - time.time()) < 10 for t in tasks)
 
 
+def test_work_time_jitter(session: requests.Session) -> None:
+    with Sandbox(connections=50, work_time=0.01, work_time_jitter=0.5) as sandbox:
+        task_ids = [create(session, sandbox) for _ in range(8)]
+        wait_done(session, sandbox, task_ids[-1])
+        work_times = [task["work_time"] for task in sandbox.stats()["tasks"]]
+    assert all(0.005 <= work_time < 0.03 for work_time in work_times)
+    assert max(work_times) - min(work_times) > 0.002
+
+
 def test_inactive_extension_refuses_tasks_and_runs_none(
     sandbox: Sandbox, session: requests.Session
 ) -> None:

@@ -242,7 +242,10 @@ class Sandbox:
         self._cond = threading.Condition()
         self._stopping = threading.Event()
         self._book = ConnectionBook(connections, seed)
+        # Faults and work-time jitter draw from separate generators, so that the worker
+        # thread's draws cannot reorder the request threads' fault draws.
         self._rng = random.Random(seed)
+        self._jitter_rng = random.Random(f"{seed}/jitter")
         self._settings = Settings()
         self.configure(
             pickup_delay=pickup_delay,
@@ -348,6 +351,7 @@ class Sandbox:
         with self._cond:
             if seed is not None:
                 self._rng.seed(seed)
+                self._jitter_rng.seed(f"{seed}/jitter")
             if checked.get("extension_active") and not self._settings.extension_active:
                 # A fresh heartbeat: queued tasks wait for the extension's next queue check.
                 self._activated_at = self._now()
@@ -520,7 +524,7 @@ class Sandbox:
         settings = self._settings
         work_time = settings.work_time
         if settings.work_time_jitter:
-            work_time *= 1 + settings.work_time_jitter * self._rng.uniform(-1, 1)
+            work_time *= 1 + settings.work_time_jitter * self._jitter_rng.uniform(-1, 1)
         if "task_slow" in task.faults:
             work_time *= settings.slow_factor
         done_at = task.picked_up_at + work_time
