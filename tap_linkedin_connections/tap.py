@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import decimal
-import ipaddress
-import math
+import os
 import sys
 import typing as t
-from urllib.parse import urlsplit
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
@@ -17,30 +14,12 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
 from tap_linkedin_connections.client import OutXError
 from tap_linkedin_connections.streams import ConnectionsStream
-
-RECENTLY_ADDED = "RECENTLY_ADDED"
-RELEVANCE = "RELEVANCE"
-
-#: Settings that are durations in seconds: any positive number, fractions included.
-DURATION_SETTINGS = (
-    "poll_interval_min_seconds",
-    "poll_interval_max_seconds",
-    "task_timeout_seconds",
-    "request_timeout_seconds",
-    "retry_initial_wait_seconds",
-    "retry_max_wait_seconds",
-    "progress_interval_seconds",
+from tap_linkedin_connections.validation import (
+    RECENTLY_ADDED,
+    RELEVANCE,
+    argument_problems,
+    config_problems,
 )
-
-#: Whole-number settings: name → (smallest, largest or None, may be null).
-COUNT_SETTINGS: dict[str, tuple[int, int | None, bool]] = {
-    "page_size": (1, 100, False),
-    "max_task_attempts": (1, None, False),
-    "max_request_attempts": (1, None, False),
-    "max_tasks_in_flight": (1, 10, False),
-    "max_tasks_per_hour": (1, None, True),
-    "max_tasks_per_run": (1, None, True),
-}
 
 
 def _seconds(name: str, default: float, description: str) -> th.Property:
@@ -52,8 +31,8 @@ def _seconds(name: str, default: float, description: str) -> th.Property:
 class ConfigError(ConfigValidationError):
     """A setting is wrong. Its message names the setting and never echoes the API key."""
 
-    def __init__(self, problem: str) -> None:
-        super().__init__(problem, errors=[problem])
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("Config validation failed", errors=problems)
 
 
 class TapLinkedInConnections(Tap):
@@ -244,7 +223,7 @@ class TapLinkedInConnections(Tap):
         # messages echo the offending value, which could be the API key.
         problems = config_problems(self.config)
         if problems and raise_errors:
-            raise ConfigError(problems[0])
+            raise ConfigError(problems)
         for problem in problems:
             self.logger.warning("Invalid setting: %s", problem)
         if problems:
@@ -252,88 +231,13 @@ class TapLinkedInConnections(Tap):
         return super()._validate_config(raise_errors=raise_errors)
 
 
-def _is_number(value: object) -> bool:
-    # JSON config files are read with decimals, so numbers may arrive as Decimal.
-    return isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def config_problems(config: t.Mapping[str, t.Any]) -> list[str]:
-    """Every problem with a config, one line each, in settings order; [] if none.
-
-    The messages name settings and expectations, never values: one of them is a key.
-    """
-    problems: list[str] = []
-    api_key = config.get("api_key")
-    if not isinstance(api_key, str) or not api_key.strip():
-        problems.append(
-            "'api_key' is missing or empty: set your OutX team API key "
-            "(TAP_LINKEDIN_CONNECTIONS_API_KEY)"
-        )
-    problems.extend(_api_url_problems(config.get("api_url", "https://api.outx.ai")))
-    keyword = config.get("keyword")
-    if keyword is not None and not isinstance(keyword, str):
-        problems.append("'keyword' must be text")
-    sort_type = config.get("sort_type", RECENTLY_ADDED)
-    if sort_type not in (RECENTLY_ADDED, RELEVANCE):
-        problems.append(f"'sort_type' must be {RECENTLY_ADDED} or {RELEVANCE}")
-    for name, (smallest, largest, nullable) in COUNT_SETTINGS.items():
-        if name not in config or (nullable and config[name] is None):
-            continue
-        value = config[name]
-        in_range = (
-            _is_number(value)
-            and math.isfinite(float(value))
-            and float(value).is_integer()
-            and value >= smallest
-            and (largest is None or value <= largest)
-        )
-        if not in_range:
-            bounds = f"from {smallest} to {largest}" if largest else f"of at least {smallest}"
-            problems.append(f"'{name}' must be a whole number {bounds}")
-    for name in DURATION_SETTINGS:
-        value = config.get(name, 1.0)
-        if not _is_number(value) or not math.isfinite(float(value)) or value <= 0:
-            problems.append(f"'{name}' must be a positive number of seconds")
-    low = config.get("poll_interval_min_seconds", 1.0)
-    high = config.get("poll_interval_max_seconds", 10.0)
-    if _is_number(low) and _is_number(high) and low > high:
-        problems.append(
-            "'poll_interval_min_seconds' must not be larger than 'poll_interval_max_seconds'"
-        )
-    if not isinstance(config.get("full_refresh", False), bool):
-        problems.append("'full_refresh' must be true or false")
-    return problems
-
-
-def _api_url_problems(api_url: object) -> list[str]:
-    if not isinstance(api_url, str):
-        return ["'api_url' must be an http(s) URL"]
-    try:
-        parts = urlsplit(api_url)
-        host = parts.hostname or ""
-    except ValueError:
-        return ["'api_url' must be an http(s) URL"]
-    if parts.scheme not in ("http", "https") or not host:
-        return ["'api_url' must be an http(s) URL"]
-    if parts.scheme == "http" and not _is_loopback(host):
-        return [
-            "'api_url' must use https (plain http is allowed only to a loopback host): "
-            "the API key would travel in clear"
-        ]
-    return []
-
-
 def main() -> None:
     """Console entry point: a user-facing failure ends in one line, not a traceback."""
+    problems = argument_problems(sys.argv[1:], os.environ)
+    if problems:
+        for problem in problems:
+            sys.stderr.write(f"tap-linkedin-connections: error: {problem}\n")
+        sys.exit(1)
     try:
         TapLinkedInConnections.cli()
     except OutXError as exc:
