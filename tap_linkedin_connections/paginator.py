@@ -28,6 +28,9 @@ from tap_linkedin_connections.pacing import TaskPacer
 
 #: Why a task is re-submitted when OutX no longer knows it.
 NOT_FOUND = "is unknown to OutX (HTTP 404)"
+#: Why a task is re-submitted when it took too long (it stays a candidate: see
+#: TaskPaginator._poll_timed_out).
+TIMED_OUT = "timed out"
 
 #: How much one new observation moves the estimate of a task's duration.
 ESTIMATE_WEIGHT = 0.3
@@ -243,6 +246,8 @@ class TaskPaginator:
                 "see the extension's state in OutX, or raise max_task_attempts"
             )
             raise TaskGaveUp(msg)
+        if reason.startswith(TIMED_OUT):
+            entry.setdefault("timed_out", []).append(entry["id"])
         self.logger.warning(
             "The task for offset %d %s (attempt %d of %d, task %s); submitting it again",
             entry["offset"],
@@ -268,12 +273,12 @@ class TaskPaginator:
             wait = _Wait(since, self._clamp(first))
             self._waits[task_id] = wait
         self.waiting_for = f"the task for offset {entry['offset']}"
+        deadline = wait.since + self.poll.task_timeout
         while True:
-            now = time.monotonic()
-            deadline = wait.since + self.poll.task_timeout
-            if now >= deadline:
-                return f"timed out after {self.poll.task_timeout:g}s ({wait.last_status})"
-            self._sleep(max(0.0, min(wait.next_poll, deadline) - now))
+            self._sleep(max(0.0, min(wait.next_poll, deadline) - time.monotonic()))
+            candidate = self._poll_timed_out(entry)
+            if candidate is not None:
+                return self._completed(entry, wait, *candidate)
             try:
                 status = self.client.task_status(task_id)
             except TaskNotFound:
@@ -282,7 +287,7 @@ class TaskPaginator:
             self.polls += 1
             wait.last_status = f"last status: {status.status}"
             if status.status == "completed":
-                return self._completed(entry, wait, status.output)
+                return self._completed(entry, wait, task_id, status.output)
             if status.status == "failed":
                 return "failed"
             if status.status not in RUNNING_STATUSES:
@@ -293,12 +298,35 @@ class TaskPaginator:
                     entry["offset"],
                     status.status[:40],
                 )
+            if time.monotonic() >= deadline:
+                # Decided on a poll made after the deadline, so time lost to retrying
+                # failed polls never condemns a task that has in fact completed.
+                return f"{TIMED_OUT} after {self.poll.task_timeout:g}s ({wait.last_status})"
             # Still running: poll soon, then less often (a fast task is seen almost as
             # soon as it completes, a slow one costs few polls).
             wait.interval = self._clamp(wait.interval * 2 if wait.interval else 0.0)
             wait.next_poll = time.monotonic() + wait.interval
 
-    def _completed(self, entry: dict[str, t.Any], wait: _Wait, output: t.Any) -> Page:
+    def _poll_timed_out(self, entry: dict[str, t.Any]) -> tuple[str, t.Any] | None:
+        """Poll the tasks of this page that timed out; (id, output) of one that completed.
+
+        A timed-out task may still be running (the extension works one task at a time,
+        so its replacement waits behind it). Its page is as good as the replacement's,
+        and usually ready sooner.
+        """
+        for task_id in list(entry.get("timed_out", [])):
+            try:
+                status = self.client.task_status(task_id)
+            except TaskNotFound:
+                status = None
+            self.polls += 1
+            if status is not None and status.status == "completed":
+                return task_id, status.output
+            if status is None or status.status == "failed":
+                entry["timed_out"].remove(task_id)
+        return None
+
+    def _completed(self, entry: dict[str, t.Any], wait: _Wait, task_id: str, output: t.Any) -> Page:
         duration = time.monotonic() - wait.since
         self._completions += 1
         estimate = self._duration_estimate
@@ -312,9 +340,9 @@ class TaskPaginator:
         try:
             connections = connections_in(output)
         except MalformedPage as exc:
-            msg = f"page at offset {entry['offset']} (task {entry['id']}): {exc}"
+            msg = f"page at offset {entry['offset']} (task {task_id}): {exc}"
             raise MalformedPage(msg) from None
-        return Page(entry["offset"], connections, entry["id"])
+        return Page(entry["offset"], connections, task_id)
 
     def _sleep(self, seconds: float) -> None:
         """Sleep, logging a progress line whenever one is due."""
