@@ -122,7 +122,7 @@ def connections_in(output: t.Any) -> list[t.Any]:
         for key in ("connections", "data", "results", "items", "elements"):
             if isinstance(output.get(key), list):
                 return t.cast("list[t.Any]", output[key])
-        keys = ", ".join(sorted(str(k) for k in output)[:8]) or "none"
+        keys = ", ".join(repr(k)[:30] for k in sorted(map(str, output))[:8]) or "none"
         msg = f"the task result is an object without a list of connections (keys: {keys})"
         raise MalformedPage(msg)
     msg = f"the task result is a {type(output).__name__}, not a list of connections"
@@ -158,6 +158,7 @@ class OutXClient:
         self.retry_max_wait = retry_max_wait
         self.logger = logger
         self.counters: Counter[str] = Counter()
+        self._api_key = api_key
         self.session = requests.Session()
         self.session.headers.update({"x-api-key": api_key, "User-Agent": user_agent})
         self._send_with_retries = backoff.on_exception(
@@ -224,10 +225,10 @@ class OutXClient:
 
         code = response.status_code
         if code == 429 or code >= 500:
-            reason = f"HTTP {code}{_error_suffix(response)}"
+            reason = self._redact(f"HTTP {code}{_error_suffix(response)}")
             raise RetriableError(reason, parse_retry_after(response.headers.get("Retry-After")))
         if code >= 400:
-            raise _fatal_error(code, _error_text(response), what)
+            raise _fatal_error(code, self._redact(_error_text(response)), what)
         try:
             answer = response.json()
         except ValueError:
@@ -235,6 +236,10 @@ class OutXClient:
         if not isinstance(answer, dict):
             raise RetriableError(f"HTTP {code} with a JSON body that is not an object")
         return t.cast("dict[str, t.Any]", answer)
+
+    def _redact(self, text: str) -> str:
+        """Text from the service, without the key in case it echoes it."""
+        return text.replace(self._api_key, "[redacted]") if self._api_key else text
 
     def _wait_times(self) -> t.Generator[float, t.Any, None]:
         """Seconds to wait before each retry; backoff sends in the exception."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import typing as t
@@ -213,6 +214,13 @@ class TapLinkedInConnections(Tap):
         ),
     ).to_dict()
 
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        """Build the tap; from here on no log line can carry the API key."""
+        super().__init__(*args, **kwargs)
+        api_key = self.config.get("api_key")
+        if isinstance(api_key, str) and api_key.strip():
+            redact_from_logs(api_key)
+
     def discover_streams(self) -> list[ConnectionsStream]:
         """The tap's one stream."""
         return [ConnectionsStream(tap=self)]
@@ -229,6 +237,38 @@ class TapLinkedInConnections(Tap):
         if problems:
             return problems
         return super()._validate_config(raise_errors=raise_errors)
+
+
+class SecretRedactor(logging.Filter):
+    """Replaces a secret in every log line passing through a handler.
+
+    The tap never logs the key itself; this guards against a library that might.
+    """
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if self.secret in message or (record.exc_text and self.secret in record.exc_text):
+            record.msg, record.args = message.replace(self.secret, "[redacted]"), None
+            if record.exc_text:
+                record.exc_text = record.exc_text.replace(self.secret, "[redacted]")
+        return True
+
+
+def redact_from_logs(secret: str) -> None:
+    """Install a SecretRedactor on every handler that exists now."""
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):
+            if not any(
+                isinstance(f, SecretRedactor) and f.secret == secret for f in handler.filters
+            ):
+                handler.addFilter(SecretRedactor(secret))
 
 
 def main() -> None:

@@ -69,6 +69,7 @@ def run_tap(
     *,
     state: dict[str, t.Any] | None = None,
     extra_args: t.Sequence[str] = (),
+    env: dict[str, str] | None = None,
     timeout: float = 120,
 ) -> TapRun:
     """Run ``python -m tap_linkedin_connections`` with this config (and state)."""
@@ -79,9 +80,17 @@ def run_tap(
         state_file = tmp_path / "state.json"
         state_file.write_text(json.dumps(state))
         args += ["--state", str(state_file)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_LINKEDIN_CONNECTIONS_")}
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TAP_LINKEDIN_CONNECTIONS_")},
+        **(env or {}),
+    }
     done = subprocess.run(
-        [*args, *extra_args], capture_output=True, text=True, timeout=timeout, env=env, check=False
+        [*args, *extra_args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=environment,
+        check=False,
     )
     return TapRun(done.returncode, done.stdout, done.stderr)
 

@@ -40,8 +40,10 @@ def wasted_tasks(sandbox) -> dict[int, int]:
     """Per offset, tasks beyond the first that no fault explains.
 
     Each task created again for an offset must answer for an unusable one: its answer
-    lost (never polled), failed, stuck, or slower than the task timeout.
+    lost (never polled), failed, or not completed within the task timeout (stuck, slow,
+    or queued behind such a task: the extension works one task at a time).
     """
+    timeout = RESILIENT["task_timeout_seconds"]
     by_offset = defaultdict(list)
     for task in sandbox.stats()["tasks"]:
         by_offset[task["input"]["start"]].append(task)
@@ -52,7 +54,8 @@ def wasted_tasks(sandbox) -> dict[int, int]:
             for task in tasks
             if task["polls"] == 0
             or task["status"] == "failed"
-            or {"task_stuck_pending", "task_slow"} & set(task["faults"])
+            or task["completed_at"] is None
+            or task["completed_at"] - task["created_at"] > timeout
         ]
         if len(tasks) > 1 + len(unusable):
             wasted[offset] = len(tasks) - 1 - len(unusable)
