@@ -14,6 +14,7 @@ import datetime
 import logging
 import time
 import typing as t
+from collections import deque
 from dataclasses import dataclass
 
 from tap_linkedin_connections.client import (
@@ -32,8 +33,11 @@ NOT_FOUND = "is unknown to OutX (HTTP 404)"
 #: TaskPaginator._poll_timed_out).
 TIMED_OUT = "timed out"
 
-#: How much one new observation moves the estimate of a task's duration.
-ESTIMATE_WEIGHT = 0.3
+#: How many recent task durations the poll timing learns from.
+RECENT_DURATIONS = 5
+#: While a task waits queued behind the head, the head is polled at least every this
+#: many poll_interval_min_seconds (see TaskPaginator._poll_ceiling).
+QUEUED_POLL_CEILING = 4
 
 
 @dataclass
@@ -58,12 +62,14 @@ class PollSettings:
 class _Wait:
     """The tap's waiting on one task, in memory only (timings do not survive a run)."""
 
-    def __init__(self, since: float, first_delay: float) -> None:
-        self.since = since
-        self.next_poll = since + first_delay
+    def __init__(self, since: float, starts: float, first_poll: float) -> None:
+        self.since = since  # when the tap began waiting: the timeout counts from here
+        self.starts = starts  # when the extension could start it, as far as the tap knows
+        self.next_poll = first_poll
         self.interval = 0.0
         self.polls = 0
         self.last_status = "not yet polled"
+        self.still_running_at: float | None = None  # the last poll that saw it running
 
 
 class TaskPaginator:
@@ -133,8 +139,9 @@ class TaskPaginator:
         self.end_reached = False
         self.budget_spent = False
         self.waiting_for = "nothing"
-        self._duration_estimate: float | None = None
-        self._completions = 0
+        self._recent_durations: deque[float] = deque(maxlen=RECENT_DURATIONS)
+        self._last_completion: float | None = None
+        self._created_at: dict[str, float] = {}
         self._waits: dict[str, _Wait] = {}
 
     # The public face: next_page / consumed
@@ -204,6 +211,7 @@ class TaskPaginator:
             self._wait_for_pacing(wait)
         body = {**self.query, "start": entry["offset"], "count": self.page_size}
         task_id = self.client.create_task(body)
+        self._created_at[task_id] = time.monotonic()
         self.pacer.record_task()
         self.tasks_created += 1
         entry["id"] = task_id
@@ -218,7 +226,7 @@ class TaskPaginator:
         until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds)
         self.logger.warning(
             "Pacing: %d tasks were created in the last hour (max_tasks_per_hour=%d); "
-            "waiting %.0fs, until %s, before the next one",
+            "waiting %.1fs, until %s, before the next one",
             len(self.pacer.window),
             self.pacer.max_per_hour or 0,
             seconds,
@@ -266,11 +274,15 @@ class TaskPaginator:
         task_id = entry["id"]
         wait = self._waits.get(task_id)
         if wait is None:
-            # The extension starts this task when it finishes the one before, so the
-            # wait (and its timeout) count from then, not from the task's creation.
-            since = time.monotonic()
-            first = self._duration_estimate or self.poll.interval_min
-            wait = _Wait(since, self._clamp(first))
+            # The extension works one task at a time: this one starts once it exists and
+            # the one before it has completed. The wait (and its timeout) count from
+            # now, when the tap turns to it.
+            now = time.monotonic()
+            starts = max(self._created_at.get(task_id, now), self._last_completion or 0.0)
+            estimate = self._duration_estimate
+            first_poll = starts + estimate if estimate else now + self.poll.interval_min
+            first_poll = min(first_poll, now + self._poll_ceiling())
+            wait = _Wait(now, starts, max(first_poll, now))
             self._waits[task_id] = wait
         self.waiting_for = f"the task for offset {entry['offset']}"
         deadline = wait.since + self.poll.task_timeout
@@ -298,13 +310,15 @@ class TaskPaginator:
                     entry["offset"],
                     status.status[:40],
                 )
+            wait.still_running_at = time.monotonic()
             if time.monotonic() >= deadline:
                 # Decided on a poll made after the deadline, so time lost to retrying
                 # failed polls never condemns a task that has in fact completed.
                 return f"{TIMED_OUT} after {self.poll.task_timeout:g}s ({wait.last_status})"
             # Still running: poll soon, then less often (a fast task is seen almost as
             # soon as it completes, a slow one costs few polls).
-            wait.interval = self._clamp(wait.interval * 2 if wait.interval else 0.0)
+            doubled = self._clamp(wait.interval * 2 if wait.interval else 0.0)
+            wait.interval = min(self._poll_ceiling(), doubled)
             wait.next_poll = time.monotonic() + wait.interval
 
     def _poll_timed_out(self, entry: dict[str, t.Any]) -> tuple[str, t.Any] | None:
@@ -327,15 +341,7 @@ class TaskPaginator:
         return None
 
     def _completed(self, entry: dict[str, t.Any], wait: _Wait, task_id: str, output: t.Any) -> Page:
-        duration = time.monotonic() - wait.since
-        self._completions += 1
-        estimate = self._duration_estimate
-        if estimate is None or self._completions <= 2:
-            # The first task also waited for the extension to pick it up; the second
-            # shows the extension's own pace.
-            self._duration_estimate = duration
-        else:
-            self._duration_estimate = estimate + ESTIMATE_WEIGHT * (duration - estimate)
+        self._learn_duration(wait, time.monotonic())
         self._waits.pop(entry["id"], None)
         try:
             connections = connections_in(output)
@@ -343,6 +349,44 @@ class TaskPaginator:
             msg = f"page at offset {entry['offset']} (task {task_id}): {exc}"
             raise MalformedPage(msg) from None
         return Page(entry["offset"], connections, task_id)
+
+    def _poll_ceiling(self) -> float:
+        """The longest wait between two polls of the head task.
+
+        With a task queued behind the head, the extension runs that one as soon as the
+        head completes, and the next must be queued before it ends, or the extension
+        goes idle (and an idle extension is slow to pick work up again). So the head is
+        then polled at least every half task, and at least every few minimum intervals.
+        """
+        if len(self.in_flight) < 2:
+            return self.poll.interval_max
+        ceiling = self.poll.interval_min * QUEUED_POLL_CEILING
+        estimate = self._duration_estimate
+        if estimate is not None:
+            ceiling = min(ceiling, max(self.poll.interval_min, estimate / 2))
+        return min(ceiling, self.poll.interval_max)
+
+    def _learn_duration(self, wait: _Wait, completed_seen_at: float) -> None:
+        """Learn how long tasks take, to time the next head's first poll.
+
+        Polls only bound a completion: after the last poll that saw the task running
+        (or its start) and before the poll that saw it complete. The midpoint is the
+        guess; a task already complete at its first poll thus teaches a shorter
+        duration, so the tap notices when tasks get quicker.
+        """
+        lower = wait.still_running_at if wait.still_running_at is not None else wait.starts
+        completed = (max(lower, wait.starts) + completed_seen_at) / 2
+        self._recent_durations.append(completed - wait.starts)
+        self._last_completion = completed
+
+    @property
+    def _duration_estimate(self) -> float | None:
+        """How long a task takes once the extension can start it.
+
+        The shortest recent duration: a longer one means the extension sat idle or was
+        slow, and polling later because of it would let the pipeline stall again.
+        """
+        return min(self._recent_durations) if self._recent_durations else None
 
     def _sleep(self, seconds: float) -> None:
         """Sleep, logging a progress line whenever one is due."""
