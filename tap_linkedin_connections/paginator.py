@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import statistics
 import time
 import typing as t
 from collections import deque
@@ -35,6 +36,8 @@ TIMED_OUT = "timed out"
 
 #: How many recent task durations the poll timing learns from.
 RECENT_DURATIONS = 5
+#: A task complete at its first poll is taken to have ended this far into the wait.
+EARLIER_WHEN_DONE = 0.9
 #: While a task waits queued behind the head, the head is polled at least every this
 #: many poll_interval_min_seconds (see TaskPaginator._poll_ceiling).
 QUEUED_POLL_CEILING = 4
@@ -370,23 +373,25 @@ class TaskPaginator:
         """Learn how long tasks take, to time the next head's first poll.
 
         Polls only bound a completion: after the last poll that saw the task running
-        (or its start) and before the poll that saw it complete. The midpoint is the
-        guess; a task already complete at its first poll thus teaches a shorter
-        duration, so the tap notices when tasks get quicker.
+        and before the poll that saw it complete; the midpoint is the guess.
         """
-        lower = wait.still_running_at if wait.still_running_at is not None else wait.starts
-        completed = (max(lower, wait.starts) + completed_seen_at) / 2
+        if wait.still_running_at is None:
+            # Complete at the first poll: it ended some time before. Guess a little
+            # earlier each time, so the estimate follows tasks that get quicker.
+            completed = wait.starts + (completed_seen_at - wait.starts) * EARLIER_WHEN_DONE
+        else:
+            completed = (max(wait.still_running_at, wait.starts) + completed_seen_at) / 2
         self._recent_durations.append(completed - wait.starts)
         self._last_completion = completed
 
     @property
     def _duration_estimate(self) -> float | None:
-        """How long a task takes once the extension can start it.
+        """How long a task takes once the extension can start it: the recent median.
 
-        The shortest recent duration: a longer one means the extension sat idle or was
-        slow, and polling later because of it would let the pipeline stall again.
+        The median shrugs off the odd task that waited for an idle extension or ran
+        slow; the first task's wait (which includes the pickup) is soon outvoted.
         """
-        return min(self._recent_durations) if self._recent_durations else None
+        return statistics.median(self._recent_durations) if self._recent_durations else None
 
     def _sleep(self, seconds: float) -> None:
         """Sleep, logging a progress line whenever one is due."""
@@ -401,10 +406,16 @@ class TaskPaginator:
 
     def _log_progress(self, now: float) -> None:
         self._next_progress = now + self.progress_interval
-        left = "unknown"
+        left = "unknown (no earlier pass to compare with)"
         if self.expected_total is not None and self._duration_estimate:
             pages_left = max(0, self.expected_total - self.next_offset) // self.page_size + 1
-            left = f"about {pages_left * self._duration_estimate:.0f}s"
+            seconds = pages_left * self._duration_estimate
+            hourly = self.pacer.max_per_hour
+            if hourly and pages_left > hourly - len(self.pacer.window):
+                # Beyond this hour's budget, pacing sets the pace.
+                paced = pages_left - max(0, hourly - len(self.pacer.window))
+                seconds = max(seconds, paced / hourly * 3600)
+            left = f"about {seconds / 60:.0f} min ({pages_left} pages)"
         self.logger.info(
             "Progress: %d pages, %d connections, %d tasks created, %d polls in %.0fs; "
             "waiting for %s; time left: %s",

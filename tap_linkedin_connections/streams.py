@@ -162,12 +162,17 @@ class ConnectionsStream(Stream):
                 "The keyword or order changed since the unfinished pass; starting a new one"
             )
         bookmark = state.get("bookmark") or {}
-        incremental = (
-            not self.config.get("full_refresh")
-            and identity["sort_type"] == "RECENTLY_ADDED"
-            and bookmark.get("identity") == identity
-            and bool(bookmark.get("newest"))
-        )
+        if self.config.get("full_refresh"):
+            why_full = "the full_refresh setting is on"
+        elif identity["sort_type"] != "RECENTLY_ADDED":
+            why_full = "only the RECENTLY_ADDED order allows incremental runs"
+        elif not bookmark.get("newest"):
+            why_full = "the state holds no earlier pass"
+        elif bookmark.get("identity") != identity:
+            why_full = "the keyword or order changed since the last pass"
+        else:
+            why_full = ""
+        incremental = not why_full
         current = {
             "identity": identity,
             "kind": "incremental" if incremental else "full",
@@ -180,7 +185,14 @@ class ConnectionsStream(Stream):
             "emitted": 0,
         }
         state["pass"] = current
-        self.logger.info("Starting a %s pass", current["kind"])
+        if incremental:
+            self.logger.info(
+                "Starting an incremental run: new connections down to the first of the %d "
+                "remembered ones",
+                len(bookmark["newest"]),
+            )
+        else:
+            self.logger.info("Starting a full pass: %s", why_full)
         return current
 
     def _finish_pass(
