@@ -2,13 +2,15 @@
 
 - ``.venv``: the tap, editable, with its development tools;
 - ``.venv-meltano``: Meltano, in its own environment (its dependencies are its own);
-- ``.meltano/``: the plugins of ``meltano.yml``, installed by Meltano.
+- ``.meltano/``: the plugins of ``meltano.yml`` that are asked for, installed by Meltano.
 
-Every step is skipped when its result is already there, so running it again is cheap.
+Each step is skipped while what it was built from (``pyproject.toml``, ``meltano.yml``)
+is unchanged, so running it again is cheap.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -19,56 +21,79 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT_VENV = ROOT / ".venv"
 MELTANO_VENV = ROOT / ".venv-meltano"
 MELTANO_REQUIREMENT = "meltano~=4.4.1"
+LOG = ROOT / ".meltano" / "last-setup-failure.log"
+
+
+class SetupError(Exception):
+    """A step failed; the message is one line."""
 
 
 def say(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
-def run(*args: str | Path, quiet: bool = True, env: dict[str, str] | None = None) -> None:
-    """Run a command; on failure show its output and stop with its exit code."""
-    done = subprocess.run(
-        [str(a) for a in args],
-        cwd=ROOT,
-        env=env,
-        capture_output=quiet,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        if quiet:
-            sys.stderr.write(done.stdout + done.stderr)
-        sys.exit(f"error: {' '.join(str(a) for a in args[:4])} ... failed ({done.returncode})")
-
-
 def bin_path(env_dir: Path, name: str) -> Path:
     return env_dir / ("Scripts" if os.name == "nt" else "bin") / name
 
 
-def _ensure_venv(env_dir: Path, marker: str, *requirements: str) -> None:
-    stamp = env_dir / marker
-    if stamp.exists():
-        return
-    say(f"creating {env_dir.name} ({' '.join(requirements)})")
-    venv.EnvBuilder(with_pip=True, clear=env_dir.exists()).create(env_dir)
+def run(args: list[str | Path], what: str, env: dict[str, str] | None = None) -> str:
+    """Run a command quietly; on failure show the tail of its output and raise."""
+    done = subprocess.run(
+        [str(a) for a in args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    output = done.stdout + done.stderr
+    if done.returncode != 0:
+        LOG.parent.mkdir(parents=True, exist_ok=True)
+        LOG.write_text(output, encoding="utf-8")
+        tail = "\n".join(output.strip().splitlines()[-25:])
+        sys.stderr.write(f"{tail}\n(full output in {LOG.relative_to(ROOT)})\n")
+        raise SetupError(f"{what} failed (exit code {done.returncode})")
+    return output
+
+
+def _fingerprint(*files: str) -> str:
+    digest = hashlib.sha256()
+    for name in files:
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()
+
+
+def _up_to_date(stamp: Path, fingerprint: str) -> bool:
+    return stamp.exists() and stamp.read_text(encoding="utf-8").strip() == fingerprint
+
+
+def _ensure_venv(env_dir: Path, fingerprint: str, *requirements: str) -> Path:
     python = bin_path(env_dir, "python")
-    run(python, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    run(python, "-m", "pip", "install", "--quiet", *requirements)
-    stamp.write_text("ok\n")
+    stamp = env_dir / ".installed"
+    if python.exists() and _up_to_date(stamp, fingerprint):
+        return python
+    say(f"installing {' '.join(requirements)} into {env_dir.name} (once; takes a minute)")
+    if not python.exists():
+        try:
+            venv.EnvBuilder(with_pip=True).create(env_dir)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise SetupError(
+                f"cannot create {env_dir.name} ({exc}); on Debian/Ubuntu install python3-venv"
+            ) from None
+    run([python, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], "pip upgrade")
+    run([python, "-m", "pip", "install", "--quiet", *requirements], "pip install")
+    stamp.write_text(fingerprint + "\n", encoding="utf-8")
+    return python
 
 
 def ensure_project_venv() -> Path:
     """The project's environment; returns its python."""
-    _ensure_venv(PROJECT_VENV, ".installed-dev", "-e", f"{ROOT}[dev]")
-    return bin_path(PROJECT_VENV, "python")
+    return _ensure_venv(PROJECT_VENV, _fingerprint("pyproject.toml"), "-e", f"{ROOT}[dev]")
 
 
-def ensure_meltano() -> Path:
-    """Meltano and the plugins of meltano.yml; returns the meltano executable."""
-    _ensure_venv(MELTANO_VENV, ".installed-meltano", MELTANO_REQUIREMENT)
+def ensure_meltano(*plugins: str) -> Path:
+    """Meltano and the named plugins of meltano.yml; returns the meltano executable."""
+    _ensure_venv(MELTANO_VENV, MELTANO_REQUIREMENT, MELTANO_REQUIREMENT)
     meltano = bin_path(MELTANO_VENV, "meltano")
-    if not (ROOT / ".meltano" / ".plugins-installed").exists():
-        say("installing the Meltano plugins of meltano.yml")
-        run(meltano, "install")
-        (ROOT / ".meltano" / ".plugins-installed").write_text("ok\n")
+    stamp = ROOT / ".meltano" / f".installed-{'-'.join(sorted(plugins))}"
+    fingerprint = _fingerprint("meltano.yml", "pyproject.toml")
+    if not _up_to_date(stamp, fingerprint):
+        say(f"installing the Meltano plugins {', '.join(plugins)}")
+        run([meltano, "install", *plugins], "meltano install")
+        stamp.write_text(fingerprint + "\n", encoding="utf-8")
     return meltano

@@ -6,12 +6,19 @@ import os
 import subprocess
 import sys
 
-from bootstrap import ROOT, ensure_meltano, ensure_project_venv, say
+from bootstrap import ROOT, SetupError, ensure_meltano, ensure_project_venv, say
+
+#: The plugins the end-to-end tests run.
+PLUGINS = ("tap-linkedin-connections", "target-csv", "target-postgres")
 
 
 def main() -> int:
-    python = ensure_project_venv()
-    meltano = ensure_meltano()
+    try:
+        python = ensure_project_venv()
+        meltano = ensure_meltano(*PLUGINS)
+    except SetupError as exc:
+        print(f"setup failed: {exc}", file=sys.stderr)
+        return 1
     env = {**os.environ, "MELTANO_BIN": str(meltano)}
     say("running the test suite")
     return subprocess.call([python, "-m", "pytest", *sys.argv[1:]], cwd=ROOT, env=env)

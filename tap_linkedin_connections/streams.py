@@ -149,6 +149,12 @@ class ConnectionsStream(Stream):
         self, state: dict[str, t.Any], identity: dict[str, t.Any]
     ) -> dict[str, t.Any]:
         current = state.get("pass")
+        if current is not None and self.config.get("full_refresh") and current["kind"] != "full":
+            # A full refresh must end with ACTIVATE_VERSION, which an incremental pass
+            # never sends: its unfinished remainder is dropped (at most its tasks in
+            # flight are lost) in favour of a new full pass.
+            self.logger.warning("full_refresh is on: the unfinished incremental pass is dropped")
+            current = None
         if current is not None and current.get("identity") == identity:
             self.logger.info(
                 "Resuming the unfinished %s pass at offset %s with %d task(s) in flight",
@@ -252,7 +258,10 @@ class ConnectionsStream(Stream):
         )
         if config.get("keyword"):
             query["keyword"] = config["keyword"]
-        pacer = TaskPacer(config.get("max_tasks_per_hour"), state.setdefault("task_window", []))
+        pacer = TaskPacer(
+            config.get("max_tasks_per_hour") or None,  # 0 means no limit, like null
+            state.setdefault("task_window", []),
+        )
         return TaskPaginator(
             client,
             query=query,

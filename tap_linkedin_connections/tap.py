@@ -177,13 +177,14 @@ class TapLinkedInConnections(Tap):
         ),
         th.Property(
             "max_tasks_per_hour",
-            th.IntegerType(minimum=1, nullable=True),
+            th.IntegerType(minimum=0, nullable=True),
             default=50,
             title="Tasks per hour",
             description=(
                 "Most tasks (LinkedIn actions) created in any rolling hour, across runs "
                 "(the window is kept in state). The tap waits rather than bursts. "
-                "OutX advises about 50. Null means no limit."
+                "OutX advises about 50. Null or 0 means no limit (0 for Meltano, which "
+                "cannot pass null)."
             ),
         ),
         th.Property(

@@ -36,7 +36,7 @@ COUNT_SETTINGS: dict[str, tuple[int, int | None, bool]] = {
     "max_task_attempts": (1, None, False),
     "max_request_attempts": (1, None, False),
     "max_tasks_in_flight": (1, 10, False),
-    "max_tasks_per_hour": (1, None, True),
+    "max_tasks_per_hour": (0, None, True),
     "max_tasks_per_run": (1, None, True),
 }
 

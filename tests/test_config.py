@@ -32,7 +32,7 @@ INVALID = [
         "'poll_interval_min_seconds' must not be larger",
     ),
     ({"max_task_attempts": 0}, "'max_task_attempts' must be a whole number of at least 1"),
-    ({"max_tasks_per_hour": 0}, "'max_tasks_per_hour' must be a whole number of at least 1"),
+    ({"max_tasks_per_hour": -1}, "'max_tasks_per_hour' must be a whole number of at least 0"),
     ({"max_tasks_in_flight": 11}, "'max_tasks_in_flight' must be a whole number from 1 to 10"),
     ({"full_refresh": "yes"}, "'full_refresh' must be true or false"),
     ({"api_url": "ftp://api.outx.ai"}, "'api_url' must be an http(s) URL"),

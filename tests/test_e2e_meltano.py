@@ -1,0 +1,498 @@
+"""End to end: the real `meltano` CLI, the project's meltano.yml, the real loaders.
+
+Each test starts an in-process sandbox (the OutX stand-in) and runs `meltano run` as a
+user would, then reads what landed in PostgreSQL or in the CSV file.
+
+Isolation: the tests run in a copy of the project (its meltano.yml only) that reuses
+the plugins already installed in the project's `.meltano/` (MELTANO_SYS_DIR_ROOT), with
+a system database (and so Meltano state) of their own per test, a PostgreSQL schema of
+their own per test (dropped afterwards) and a CSV folder of their own per test.
+
+Why a copy at all: Meltano 4.4.1 cannot pass a `kind: decimal` setting given through an
+environment variable (it fails with "Object of type Decimal is not JSON serializable"),
+so the fast polling these tests need goes into the copy's `dev` environment instead of
+`TAP_LINKEDIN_CONNECTIONS_POLL_INTERVAL_MIN_SECONDS` and friends.
+
+Needs: `.venv-meltano/bin/meltano` (or MELTANO_BIN) with the plugins installed (the
+tests install the three they use if they are missing), and PostgreSQL on 127.0.0.1:5432
+(PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE override it). Without them the tests are
+skipped, except under CI=true, where they fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import typing as t
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import yaml
+
+from tap_linkedin_connections.sandbox import Sandbox
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+#: Looks like a real key, so that finding it in state or logs would be a leak.
+API_KEY = "outx-e2e-key-5d1c0b9a8f7e6d5c4b3a29180706f5e4"
+CONNECTIONS = 1234
+STATE_ID = "dev:tap-linkedin-connections-to-target-postgres"
+FULL_REFRESH_STATE_ID = "dev:tap-linkedin-connections--full-refresh-to-target-postgres"
+
+TAP_FIELDS = (
+    "entity_urn",
+    "name",
+    "first_name",
+    "last_name",
+    "headline",
+    "public_identifier",
+    "profile_url",
+    "profile_image_url",
+)
+SOURCE_FIELDS = ("name", "first_name", "last_name", "headline", "public_identifier")
+
+#: Fast polling for the sandbox, written into the project copy's dev environment.
+FAST_DECIMALS = {
+    "poll_interval_min_seconds": 0.005,
+    "poll_interval_max_seconds": 0.05,
+    "retry_initial_wait_seconds": 0.01,
+    "retry_max_wait_seconds": 0.1,
+    "request_timeout_seconds": 10.0,
+    "task_timeout_seconds": 20.0,
+}
+
+PG: dict[str, t.Any] = {
+    "host": os.environ.get("PGHOST", "127.0.0.1"),
+    "port": int(os.environ.get("PGPORT", "5432")),
+    "user": os.environ.get("PGUSER", "postgres"),
+    "password": os.environ.get("PGPASSWORD", ""),
+    "dbname": os.environ.get("PGDATABASE", "postgres"),
+}
+
+#: Settings whose Meltano kind follows from the tap's JSON schema type.
+MELTANO_KIND = {
+    "string": "string",
+    "integer": "integer",
+    "number": "decimal",
+    "boolean": "boolean",
+    "object": "object",
+}
+
+
+def _about() -> dict[str, t.Any]:
+    """The tap's --about, as Meltano users see its settings (SDK-added ones included)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tap_linkedin_connections", "--about", "--format=json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return t.cast("dict[str, t.Any]", json.loads(done.stdout))
+
+
+def _unavailable(reason: str) -> t.NoReturn:
+    if IN_CI:
+        pytest.fail(f"{reason} (required under CI=true)")
+    pytest.skip(reason)
+
+
+# Fixtures: meltano, the project copy, PostgreSQL, the sandbox
+
+
+@pytest.fixture(scope="module")
+def meltano_bin() -> Path:
+    """The meltano executable, with the plugins these tests use installed."""
+    path = Path(os.environ.get("MELTANO_BIN") or ROOT / ".venv-meltano" / "bin" / "meltano")
+    if not path.exists():
+        _unavailable(f"no meltano at {path}: run scripts/bootstrap.py or set MELTANO_BIN")
+    wanted = {
+        "extractors": ["tap-linkedin-connections"],
+        "loaders": ["target-csv", "target-postgres"],
+    }
+    missing = [
+        name
+        for kind, names in wanted.items()
+        for name in names
+        if not (ROOT / ".meltano" / kind / name / "venv" / "bin").is_dir()
+    ]
+    if missing:
+        done = subprocess.run(
+            [path, "install", *missing],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if done.returncode != 0:
+            pytest.fail(f"meltano install {' '.join(missing)} failed:\n{done.stderr[-3000:]}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the project's meltano.yml, with fast polling in its dev environment."""
+    copy = tmp_path_factory.mktemp("meltano-project")
+    config = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
+    dev = next(e for e in config["environments"] if e["name"] == "dev")
+    taps = dev["config"]["plugins"]["extractors"]
+    tap = next(p for p in taps if p["name"] == "tap-linkedin-connections")
+    tap["config"].update(FAST_DECIMALS)
+    (copy / "meltano.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return copy
+
+
+@pytest.fixture(scope="module")
+def pg_available() -> None:
+    try:
+        with socket.create_connection((PG["host"], PG["port"]), timeout=2):
+            pass
+    except OSError as exc:
+        _unavailable(f"PostgreSQL is not reachable on {PG['host']}:{PG['port']} ({exc})")
+
+
+@dataclass
+class Pipeline:
+    """One test's Meltano runs: its own system database, schema and CSV folder."""
+
+    meltano_bin: Path
+    project: Path
+    workdir: Path
+    sandbox: Sandbox
+    schema: str
+    env: dict[str, str] = field(default_factory=dict)
+    runs: list[int] = field(default_factory=list)
+
+    def meltano(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 180
+    ) -> subprocess.CompletedProcess[str]:
+        """Run meltano in the project copy; fail the test with its output if it fails."""
+        done = subprocess.run(
+            [str(self.meltano_bin), *args],
+            cwd=self.project,
+            env={**self._base_env(), **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        log = self.workdir / f"meltano-{len(self.runs) + 1}.log"
+        self.runs.append(len(self.runs) + 1)
+        log.write_text(
+            f"$ meltano {' '.join(args)}\n{done.stdout}\n{done.stderr}", encoding="utf-8"
+        )
+        if done.returncode != 0:
+            errors = [line for line in done.stderr.splitlines() if "rror" in line]
+            pytest.fail(
+                f"meltano {' '.join(args)} exited {done.returncode} (full output in {log}):\n"
+                + "\n".join(errors[-30:])
+            )
+        return done
+
+    def _base_env(self) -> dict[str, str]:
+        # Nothing of the caller's Meltano or plugin settings leaks in.
+        prefixes = ("MELTANO_", "TAP_LINKEDIN_CONNECTIONS", "TARGET_POSTGRES_", "TARGET_CSV_")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+        env.update(
+            {
+                "MELTANO_SYS_DIR_ROOT": str(ROOT / ".meltano"),
+                "MELTANO_DATABASE_URI": f"sqlite:///{self.workdir / 'meltano.db'}",
+                "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+                "TAP_LINKEDIN_CONNECTIONS_API_URL": self.sandbox.url,
+                "TAP_LINKEDIN_CONNECTIONS_API_KEY": API_KEY,
+                "TAP_LINKEDIN_CONNECTIONS_MAX_TASKS_PER_HOUR": "1000000",
+                "TARGET_POSTGRES_HOST": PG["host"],
+                "TARGET_POSTGRES_PORT": str(PG["port"]),
+                "TARGET_POSTGRES_USER": PG["user"],
+                "TARGET_POSTGRES_DATABASE": PG["dbname"],
+                "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": self.schema,
+                # target-postgres 0.8.1 needs a password, even an empty one (trust auth).
+                "TARGET_POSTGRES_PASSWORD": PG["password"],
+                "TARGET_CSV_OUTPUT_PATH": str(self.workdir / "csv"),
+            }
+        )
+        env.update(self.env)
+        return env
+
+    def state(self, state_id: str = STATE_ID) -> dict[str, t.Any]:
+        out = self.meltano("state", "get", state_id).stdout
+        return t.cast("dict[str, t.Any]", json.loads(out))
+
+    @property
+    def csv_file(self) -> Path:
+        return self.workdir / "csv" / "connections.csv"
+
+    def csv_rows(self) -> list[dict[str, str]]:
+        with self.csv_file.open(encoding="utf-8", newline="") as handle:
+            return list(csv.DictReader(handle))
+
+
+def _connect() -> t.Any:
+    psycopg = pytest.importorskip("psycopg", reason="psycopg 3 is in the dev extras")
+    return psycopg.connect(**PG, autocommit=True, connect_timeout=5)
+
+
+def _drop_schemas(schemas: list[str]) -> None:
+    """Drop the tests' schemas; nothing to do when PostgreSQL was never reached."""
+    try:
+        import psycopg
+    except ImportError:
+        return
+    with (
+        contextlib.suppress(psycopg.Error, OSError),
+        psycopg.connect(**PG, autocommit=True, connect_timeout=5) as conn,
+    ):
+        for schema in schemas:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def pipeline(
+    meltano_bin: Path, project: Path, tmp_path: Path
+) -> t.Iterator[t.Callable[..., Pipeline]]:
+    """Make the test's pipeline around a fresh sandbox; drop its schema afterwards."""
+    made: list[Pipeline] = []
+
+    def make(connections: int = CONNECTIONS, **sandbox_options: t.Any) -> Pipeline:
+        options = {"pickup_delay": 0.002, "work_time": 0.002, **sandbox_options}
+        sandbox = Sandbox(connections=connections, seed=11, api_key=API_KEY, **options)
+        sandbox.start()
+        schema = f"e2e_{uuid.uuid4().hex[:12]}"
+        made.append(Pipeline(meltano_bin, project, tmp_path, sandbox, schema))
+        return made[-1]
+
+    yield make
+    for pipe in made:
+        pipe.sandbox.stop()
+    _drop_schemas([pipe.schema for pipe in made])
+    shutil.rmtree(tmp_path / "csv", ignore_errors=True)
+
+
+# Reading what landed
+
+
+def _pg_rows(schema: str) -> dict[str, dict[str, t.Any]]:
+    with _connect() as conn, conn.cursor() as cur:
+        cur.execute(f'SELECT * FROM "{schema}"."connections"')
+        names = [d.name for d in cur.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    by_urn = {row["entity_urn"]: row for row in rows}
+    assert len(by_urn) == len(rows), "duplicate entity_urn rows"
+    return by_urn
+
+
+def _pg_columns(schema: str) -> dict[str, tuple[str, str]]:
+    with _connect() as conn:
+        rows = conn.execute(
+            "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = 'connections'",
+            (schema,),
+        ).fetchall()
+    return {name: (data_type, nullable) for name, data_type, nullable in rows}
+
+
+def _pg_primary_key(schema: str) -> list[str]:
+    with _connect() as conn:
+        rows = conn.execute(
+            "SELECT a.attname FROM pg_index i "
+            "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+            "WHERE i.indrelid = %s::regclass AND i.indisprimary ORDER BY a.attname",
+            (f'"{schema}"."connections"',),
+        ).fetchall()
+    return [name for (name,) in rows]
+
+
+def _urns(connections: t.Iterable[t.Mapping[str, t.Any]]) -> set[str]:
+    return {str(c["entity_urn"]) for c in connections}
+
+
+def _profile_url(slug: str | None) -> str | None:
+    return "https://www.linkedin.com/in/" + quote(slug, safe="-_.~") if slug else None
+
+
+def _bookmark(state: dict[str, t.Any]) -> dict[str, t.Any]:
+    return t.cast("dict[str, t.Any]", state["singer_state"]["bookmarks"]["connections"])
+
+
+# The tests
+
+
+def test_meltano_yml_declares_every_tap_setting_as_the_tap_does() -> None:
+    """meltano.yml's extractor matches the tap: settings, kinds, defaults, capabilities."""
+    config = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
+    assert "version" not in config
+    assert str(config["requires_meltano"]).startswith(">=4.4")
+    extractors = {p["name"]: p for p in config["plugins"]["extractors"]}
+    tap = extractors["tap-linkedin-connections"]
+    about_info = _about()
+    about = about_info["settings"]["properties"]
+    declared = {s["name"]: s for s in tap["settings"]}
+
+    assert set(declared) == set(about)
+    for name, prop in about.items():
+        setting = declared[name]
+        json_type = next(x for x in prop["type"] if x != "null")
+        assert setting.get("kind") == MELTANO_KIND[json_type], name
+        assert setting.get("label"), name
+        assert setting.get("description"), name
+        assert setting.get("value") == prop.get("default"), name
+    assert declared["api_key"]["sensitive"] is True
+    assert declared["api_key"]["kind"] == "string"
+    assert tap["settings_group_validation"] == [["api_key"]]
+    assert sorted(tap["capabilities"]) == sorted(about_info["capabilities"])
+    full_refresh = extractors["tap-linkedin-connections--full-refresh"]
+    assert full_refresh["inherit_from"] == "tap-linkedin-connections"
+    assert full_refresh["config"] == {"full_refresh": True}
+
+
+def test_meltano_lists_every_setting(pipeline: t.Callable[..., Pipeline]) -> None:
+    pipe = pipeline(connections=0)
+    listed = pipe.meltano("config", "list", "--all", "tap-linkedin-connections").stdout
+    for name in _about()["settings"]["properties"]:
+        assert f"{name} [env: TAP_LINKEDIN_CONNECTIONS_{name.upper()}]" in listed, name
+    assert API_KEY not in listed  # sensitive: redacted
+
+
+def test_postgres_full_load_then_incremental(
+    pipeline: t.Callable[..., Pipeline], pg_available: None
+) -> None:
+    """(a) every connection lands once, typed, keyed; (b) a second run adds only the new."""
+    pipe = pipeline()
+    pipe.meltano("run", "tap-linkedin-connections", "target-postgres")
+
+    source = {c["entity_urn"]: c for c in pipe.sandbox.connections()}
+    rows = _pg_rows(pipe.schema)
+    assert len(rows) == CONNECTIONS
+    assert set(rows) == set(source)
+    for urn, row in rows.items():
+        for name in SOURCE_FIELDS:
+            assert row[name] == source[urn][name], (urn, name)
+        assert row["profile_image_url"] == source[urn].get("profile_image_url")
+        assert row["profile_url"] == _profile_url(source[urn]["public_identifier"])
+    assert len({row["_sdc_table_version"] for row in rows.values()}) == 1
+
+    columns = _pg_columns(pipe.schema)
+    for name in TAP_FIELDS:
+        assert columns[name][0] in ("text", "character varying"), (name, columns[name])
+    assert columns["entity_urn"][1] == "NO"
+    assert "connected_at" not in columns  # an undocumented source field stays out
+    assert {"_sdc_table_version", "_sdc_deleted_at", "_sdc_extracted_at"} <= set(columns)
+    assert _pg_primary_key(pipe.schema) == ["entity_urn"]
+
+    # (b) Seven new connections: one task, seven rows, nothing else touched.
+    added = pipe.sandbox.add_connections(7)
+    pipe.sandbox.reset_stats()
+    pipe.meltano("run", "tap-linkedin-connections", "target-postgres")
+
+    after = _pg_rows(pipe.schema)
+    assert len(after) == CONNECTIONS + 7
+    assert set(after) - set(rows) == _urns(added)
+    assert pipe.sandbox.stats()["tasks_created"] == 1
+    for urn, row in rows.items():
+        assert after[urn]["_sdc_table_version"] == row["_sdc_table_version"]
+
+    state = pipe.state()
+    bookmark = _bookmark(state)["bookmark"]
+    assert bookmark["newest"][0] == added[0]["entity_urn"]
+    assert bookmark["total"] == CONNECTIONS + 7
+    assert "pass" not in _bookmark(state)
+    assert API_KEY not in json.dumps(state)
+
+
+def test_full_refresh_extractor_hard_deletes_removed_connections(
+    pipeline: t.Callable[..., Pipeline], pg_available: None
+) -> None:
+    """(c) The inherited full-refresh extractor, run twice: the second run drops the gone."""
+    pipe = pipeline()
+    pipe.meltano("run", "linkedin-full-refresh-to-postgres")
+    assert len(_pg_rows(pipe.schema)) == CONNECTIONS
+
+    current = pipe.sandbox.connections()
+    doomed = [current[0], current[1], current[500], current[777], current[-1]]
+    removed = pipe.sandbox.remove_connections(entity_urns=sorted(_urns(doomed)))
+    assert _urns(removed) == _urns(doomed)
+    added = pipe.sandbox.add_connections(2)
+    # Its state now holds a bookmark, so only full_refresh makes this run a full pass
+    # (an incremental one would find no removals and send no ACTIVATE_VERSION).
+    pipe.meltano("run", "linkedin-full-refresh-to-postgres")
+
+    rows = _pg_rows(pipe.schema)
+    assert len(rows) == CONNECTIONS - 5 + 2
+    assert set(rows) == _urns(pipe.sandbox.connections())
+    assert not set(rows) & _urns(removed)
+    assert _urns(added) <= set(rows)
+    assert all(row["_sdc_deleted_at"] is None for row in rows.values())
+    assert _bookmark(pipe.state(FULL_REFRESH_STATE_ID))["bookmark"]["total"] == len(rows)
+
+
+def test_weekly_schedule_soft_deletes_and_shares_the_daily_state(
+    pipeline: t.Callable[..., Pipeline], pg_available: None
+) -> None:
+    """(c') The weekly schedule (daily job + full_refresh) with hard_delete off."""
+    pipe = pipeline()
+    pipe.env["TARGET_POSTGRES_HARD_DELETE"] = "false"
+    pipe.meltano("run", "linkedin-to-postgres")
+    first = _bookmark(pipe.state())
+    assert len(_pg_rows(pipe.schema)) == CONNECTIONS
+
+    removed = pipe.sandbox.remove_connections(positions=[3, 99, 100, 1000, CONNECTIONS - 1])
+    pipe.sandbox.add_connections(3)
+    pipe.meltano("schedule", "run", "linkedin-weekly-full-refresh")
+
+    rows = _pg_rows(pipe.schema)
+    assert len(rows) == CONNECTIONS + 3
+    deleted = {urn for urn, row in rows.items() if row["_sdc_deleted_at"] is not None}
+    assert deleted == _urns(removed)
+    assert {urn for urn in rows if urn not in deleted} == _urns(pipe.sandbox.connections())
+
+    second = _bookmark(pipe.state())
+    # Same state id: the full pass replaced the bookmark, and the pacing window kept
+    # the first run's tasks (13 pages) next to the second's (13 pages).
+    assert second["bookmark"]["version"] > first["bookmark"]["version"]
+    assert len(second["task_window"]) == 2 * len(first["task_window"]) == 26
+
+
+def test_csv_lands_every_connection(pipeline: t.Callable[..., Pipeline]) -> None:
+    pipe = pipeline()
+    pipe.meltano("run", "tap-linkedin-connections", "target-csv")
+    rows = pipe.csv_rows()
+    assert len(rows) == CONNECTIONS
+    assert {row["entity_urn"] for row in rows} == _urns(pipe.sandbox.connections())
+    assert list(rows[0]) == list(TAP_FIELDS)
+
+
+def test_stream_maps_and_flattening(pipeline: t.Callable[..., Pipeline]) -> None:
+    """A map drops profile_image_url and replaces name by its md5; flattening is on."""
+    pipe = pipeline(connections=250)
+    maps = {"connections": {"profile_image_url": None, "name": "md5(name)"}}
+    pipe.env.update(
+        {
+            "TAP_LINKEDIN_CONNECTIONS_STREAM_MAPS": json.dumps(maps),
+            "TAP_LINKEDIN_CONNECTIONS_FLATTENING_ENABLED": "true",
+            "TAP_LINKEDIN_CONNECTIONS_FLATTENING_MAX_DEPTH": "2",
+        }
+    )
+    pipe.meltano("run", "tap-linkedin-connections", "target-csv")
+
+    rows = pipe.csv_rows()
+    source = {c["entity_urn"]: c for c in pipe.sandbox.connections()}
+    assert len(rows) == 250
+    assert list(rows[0]) == [name for name in TAP_FIELDS if name != "profile_image_url"]
+    for row in rows:
+        original = source[row["entity_urn"]]
+        assert row["name"] == hashlib.md5(original["name"].encode()).hexdigest()
+        assert row["last_name"] == original["last_name"]

@@ -1,0 +1,53 @@
+"""The README stays true: its settings table and its commands."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+spec = importlib.util.spec_from_file_location(
+    "update_readme", ROOT / "scripts" / "update_readme.py"
+)
+assert spec is not None
+assert spec.loader is not None
+update_readme = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(update_readme)
+
+
+def test_the_settings_table_is_what_about_prints():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert update_readme.readme_settings_table(readme) == update_readme.about_settings_table(), (
+        "README.md's settings table is stale: run .venv/bin/python scripts/update_readme.py"
+    )
+
+
+def test_every_setting_is_in_the_readme_table():
+    from tap_linkedin_connections.tap import TapLinkedInConnections
+
+    table = update_readme.readme_settings_table((ROOT / "README.md").read_text(encoding="utf-8"))
+    for name in TapLinkedInConnections.config_jsonschema["properties"]:
+        assert f"| {name} |" in table
+
+
+def test_ci_runs_the_test_command_of_the_readme():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "python3 scripts/test.py" in readme
+    assert "python3 scripts/test.py" in ci
+    assert "python3 scripts/demo.py" in readme
+
+
+def test_the_sample_config_runs_against_the_sandbox(tmp_path):
+    import json
+
+    from tap_linkedin_connections.sandbox import Sandbox
+    from tests.conftest import run_tap
+
+    config = json.loads((ROOT / "sample_config.json").read_text(encoding="utf-8"))
+    port = int(config["api_url"].rsplit(":", 1)[1])
+    with Sandbox(connections=321, api_key=config["api_key"], port=port, work_time=0.001):
+        run = run_tap(config, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert len(run.records) == 321
