@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import re
 import time
 import typing as t
 from collections import Counter
@@ -25,6 +26,12 @@ TASK_STATUS_PATH = "/linkedin-agent/get-task-status"
 #: Statuses that mean "not done yet, keep polling". Anything else that is not
 #: ``completed`` or ``failed`` is unknown, and an unknown status is never success.
 RUNNING_STATUSES = frozenset({"pending", "processing"})
+
+#: A task id in a create answer whose JSON arrived garbled or cut short.
+TASK_ID_IN_TEXT = re.compile(
+    r'"api_agent_task_id"\s*:\s*"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-'
+    r'[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"'
+)
 
 #: The longest ``Retry-After`` honoured as given; a longer one is waited in full by no
 #: unattended job, so it is cut here and the retry budget decides.
@@ -232,6 +239,12 @@ class OutXClient:
         try:
             answer = response.json()
         except ValueError:
+            salvaged = TASK_ID_IN_TEXT.search(response.text) if path == CREATE_TASK_PATH else None
+            if salvaged:
+                # The task exists and its id arrived whole: sending the create again
+                # would cost a second LinkedIn action for the same page.
+                self.counters["task_ids_salvaged"] += 1
+                return {"api_agent_task_id": salvaged.group(1)}
             raise RetriableError(f"HTTP {code} with a body that is not JSON") from None
         if not isinstance(answer, dict):
             raise RetriableError(f"HTTP {code} with a JSON body that is not an object")

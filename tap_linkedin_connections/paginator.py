@@ -70,7 +70,6 @@ class _Wait:
         self.starts = starts  # when the extension could start it, as far as the tap knows
         self.next_poll = first_poll
         self.interval = 0.0
-        self.polls = 0
         self.last_status = "not yet polled"
         self.still_running_at: float | None = None  # the last poll that saw it running
 
@@ -80,8 +79,10 @@ class TaskPaginator:
 
     The paginator's progress lives in ``progress`` (a dict inside the stream's STATE):
     ``next_offset``, the first page not yet handed out, and ``tasks``, the tasks created
-    for it and the pages after it, in offset order: ``{"offset", "id", "attempt", "ids"}``.
-    An entry whose ``id`` is None still has to be created.
+    for it and the pages after it, in offset order: ``{"offset", "id", "attempt", "ids"}``
+    (``ids``: every task created for the page), with ``timed_out`` (earlier tasks of the
+    page still awaited) and ``not_found`` (404s so far) when they apply. An entry whose
+    ``id`` is None still has to be created.
 
     Args:
         client: the OutX client.
@@ -140,7 +141,6 @@ class TaskPaginator:
         self._started = time.monotonic()
         self._next_progress = self._started + progress_interval
         self.end_reached = False
-        self.budget_spent = False
         self.waiting_for = "nothing"
         self._recent_durations: deque[float] = deque(maxlen=RECENT_DURATIONS)
         self._last_completion: float | None = None
@@ -164,8 +164,7 @@ class TaskPaginator:
         while not self.end_reached:
             self._fill_pipeline()
             if not self.in_flight or self.in_flight[0]["id"] is None:
-                self.budget_spent = True
-                return None
+                return None  # the budget is spent: the next run goes on from here
             head = self.in_flight[0]
             outcome = self._await(head)
             if isinstance(outcome, Page):
@@ -298,7 +297,6 @@ class TaskPaginator:
                 status = self.client.task_status(task_id)
             except TaskNotFound:
                 return NOT_FOUND
-            wait.polls += 1
             self.polls += 1
             wait.last_status = f"last status: {status.status}"
             if status.status == "completed":

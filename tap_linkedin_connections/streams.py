@@ -130,6 +130,14 @@ class ConnectionsStream(Stream):
                 pager.consumed(page, emitted)
         finally:
             pager.client.close()
+            self.logger.info(
+                "This run: %d connections emitted, %d tasks created (LinkedIn actions), "
+                "%d status polls, %d HTTP retries",
+                pager.records,
+                pager.tasks_created,
+                pager.polls,
+                pager.client.counters["retries"],
+            )
 
         if stopped_at_known or pager.end_reached:
             self._finish_pass(state, current, bookmark, stopped_at_known)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import API_KEY, run_tap, tap_config
@@ -182,3 +184,26 @@ def test_fatal_answers_are_explained_in_one_line(tmp_path, answer, needles):
     # A fatal answer is not retried.
     assert len(server.requests("POST")) == 1
     assert server.requests("GET") == []
+
+
+def test_a_cut_short_create_answer_that_still_holds_the_task_id_is_not_sent_again(tmp_path):
+    task_id = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    whole = json.dumps({"success": True, "api_agent_task_id": task_id, "message": "created"})
+    cut_short = Answer(200, raw=whole[: whole.index(task_id) + len(task_id) + 1].encode())
+    with ScriptedServer([cut_short], [task_state(task_id, "completed", PAGE)]) as server:
+        run = run_tap(one_page_config(server.url), tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    assert len(server.requests("POST")) == 1
+    assert server.requests("GET")[0].query["api_agent_task_id"] == [task_id]
+    assert len(run.records) == 2
+
+
+def test_a_garbled_create_answer_without_the_id_is_sent_again(tmp_path):
+    creates = [Answer(200, raw=b'{"success": true, "api_ag'), task_created("t2")]
+    with ScriptedServer(creates, [task_state("t2", "completed", PAGE)]) as server:
+        run = run_tap(one_page_config(server.url), tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    assert len(server.requests("POST")) == 2
+    assert "one LinkedIn action may repeat" in run.stderr

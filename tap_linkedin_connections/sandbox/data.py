@@ -21,7 +21,9 @@ Connection = dict[str, Any]
 
 RECENTLY_ADDED = "RECENTLY_ADDED"
 
-# The fields OutX documents, and the one it does not (which the tap must drop).
+# The fields OutX documents, and the one it does not (which the tap must drop). Written
+# out here rather than imported from the tap: the sandbox stands in for OutX, and must
+# not change when the tap's idea of the API does.
 DOCUMENTED_FIELDS = (
     "name",
     "first_name",
