@@ -184,25 +184,14 @@ class OutXClient:
     def create_task(self, body: dict[str, t.Any]) -> str:
         """Queue a fetch-connections task and return its id."""
         answer = self._call("POST", CREATE_TASK_PATH, "creating a task", json=body)
-        task_id = answer.get("api_agent_task_id")
-        if not isinstance(task_id, str) or not task_id:
-            # The task may exist, but without its id it cannot be polled: treat the
-            # answer as lost, like any other garbled answer.
-            msg = "OutX accepted the task but its answer holds no 'api_agent_task_id'"
-            raise ServiceUnavailable(msg)
-        self.counters["tasks_created"] += 1
-        return task_id
+        return t.cast("str", answer["api_agent_task_id"])
 
     def task_status(self, task_id: str) -> TaskStatus:
         """Read a task's status once."""
         answer = self._call(
             "GET", TASK_STATUS_PATH, "polling a task", params={"api_agent_task_id": task_id}
         )
-        self.counters["polls"] += 1
-        data = answer.get("data")
-        if not isinstance(data, dict) or not isinstance(data.get("status"), str):
-            msg = "OutX answered a status poll without 'data.status'"
-            raise ServiceUnavailable(msg)
+        data = answer["data"]
         return TaskStatus(task_id, data["status"].lower(), data.get("task_output"))
 
     # HTTP plumbing
@@ -223,11 +212,13 @@ class OutXClient:
             response = self.session.request(
                 method, self.api_url + path, timeout=self.request_timeout, **kwargs
             )
-        except requests.ConnectionError as exc:
-            # A read timeout or reset after sending may have reached the service; a
-            # refused connection did not. Only the first kind makes a create ambiguous.
-            raise RetriableError(_describe_network_error(exc)) from None
-        except (requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+        ) as exc:
+            # A reset or timeout after sending may have reached the service, a refused
+            # connection did not: _on_backoff tells them apart when it warns.
             raise RetriableError(_describe_network_error(exc)) from None
 
         code = response.status_code
@@ -248,6 +239,15 @@ class OutXClient:
             raise RetriableError(f"HTTP {code} with a body that is not JSON") from None
         if not isinstance(answer, dict):
             raise RetriableError(f"HTTP {code} with a JSON body that is not an object")
+        # A garbled answer is a lost answer: the create may have queued a task whose id
+        # did not arrive, and a poll is simply asked again.
+        if path == CREATE_TASK_PATH and not _is_text(answer.get("api_agent_task_id")):
+            raise RetriableError(f"HTTP {code} without 'api_agent_task_id'")
+        data = answer.get("data")
+        if path == TASK_STATUS_PATH and not (
+            isinstance(data, dict) and _is_text(data.get("status"))
+        ):
+            raise RetriableError(f"HTTP {code} without 'data.status'")
         return t.cast("dict[str, t.Any]", answer)
 
     def _redact(self, text: str) -> str:
@@ -272,7 +272,11 @@ class OutXClient:
         method, path = details["args"][0], details["args"][1]
         reason = exc.reason if isinstance(exc, RetriableError) else type(exc).__name__
         self.counters["retries"] += 1
-        if method == "POST":
+        # A 429 or a refused connection queued nothing; any other failed create may have.
+        ambiguous = path == CREATE_TASK_PATH and not reason.startswith(
+            ("HTTP 429", "connection refused")
+        )
+        if ambiguous:
             self.counters["ambiguous_create_retries"] += 1
         self.logger.warning(
             "OutX %s %s failed (%s); retry %d of %d in %.2fs%s",
@@ -283,9 +287,13 @@ class OutXClient:
             self.max_request_attempts - 1,
             details["wait"],
             " (the lost answer may have queued a task: one LinkedIn action may repeat)"
-            if method == "POST" and not reason.startswith(("HTTP 429", "connection refused"))
+            if ambiguous
             else "",
         )
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
 
 
 def _describe_network_error(exc: Exception) -> str:

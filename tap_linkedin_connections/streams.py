@@ -130,13 +130,15 @@ class ConnectionsStream(Stream):
                 pager.consumed(page, emitted)
         finally:
             pager.client.close()
+            counters = pager.client.counters
             self.logger.info(
-                "This run: %d connections emitted, %d tasks created (LinkedIn actions), "
-                "%d status polls, %d HTTP retries",
+                "This run: %d connections emitted, %d tasks created (LinkedIn actions; "
+                "%d create retries after a lost answer), %d status polls, %d HTTP retries",
                 pager.records,
                 pager.tasks_created,
+                counters["ambiguous_create_retries"],
                 pager.polls,
-                pager.client.counters["retries"],
+                counters["retries"],
             )
 
         if stopped_at_known or pager.end_reached:
