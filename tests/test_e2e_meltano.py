@@ -118,7 +118,7 @@ def meltano_bin() -> Path:
     """The meltano executable, with the plugins these tests use installed."""
     path = Path(os.environ.get("MELTANO_BIN") or ROOT / ".venv-meltano" / "bin" / "meltano")
     if not path.exists():
-        _unavailable(f"no meltano at {path}: run scripts/bootstrap.py or set MELTANO_BIN")
+        _unavailable(f"no meltano at {path}: run python3 scripts/test.py, or set MELTANO_BIN")
     wanted = {
         "extractors": ["tap-linkedin-connections"],
         "loaders": ["target-csv", "target-postgres"],
