@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -64,8 +65,18 @@ def tap_config(url: str, **settings: object) -> dict[str, object]:
     }
 
 
-def run_tap(config: dict[str, object], state: dict | None = None) -> tuple[float, dict | None]:
-    """Run the tap's CLI; return its CPU seconds and its last STATE."""
+@dataclass
+class TapRun:
+    """One run of the tap's CLI: its CPU time, exit status, records and last STATE."""
+
+    cpu_seconds: float
+    status: int
+    entity_urns: list[str]
+    last_state: dict | None
+
+
+def run_tap(config: dict[str, object], state: dict | None = None) -> TapRun:
+    """Run the tap's CLI; its stdout goes to a file so the pipe never slows it."""
     with tempfile.TemporaryDirectory() as tmp:
         config_file = Path(tmp, "config.json")
         config_file.write_text(json.dumps(config))
@@ -77,14 +88,22 @@ def run_tap(config: dict[str, object], state: dict | None = None) -> tuple[float
         with out.open("w") as stdout:
             process = subprocess.Popen(args, stdout=stdout, stderr=subprocess.DEVNULL)  # noqa: S603
             _, status, usage = os.wait4(process.pid, 0)
-        if status != 0:
-            sys.exit(f"the tap failed (status {status})")
-        last_state = None
+        run = TapRun(usage.ru_utime + usage.ru_stime, status, [], None)
         with out.open() as lines:
             for line in lines:
-                if line.startswith('{"type":"STATE"'):
-                    last_state = json.loads(line)["value"]
-        return usage.ru_utime + usage.ru_stime, last_state
+                message = json.loads(line)
+                if message["type"] == "RECORD":
+                    run.entity_urns.append(message["record"]["entity_urn"])
+                elif message["type"] == "STATE":
+                    run.last_state = message["value"]
+        return run
+
+
+def run_tap_or_exit(config: dict[str, object], state: dict | None = None) -> TapRun:
+    run = run_tap(config, state)
+    if run.status != 0:
+        sys.exit(f"the tap failed (status {run.status})")
+    return run
 
 
 def provider_loop(url: str) -> None:
@@ -144,13 +163,13 @@ def cpu_per_record() -> tuple[float, float]:
     """
     fast = {"poll_interval_min_seconds": 0.0005, "poll_interval_max_seconds": 0.002}
     big = sandbox(30_000, realistic=False)
-    big_cpu, _ = run_tap(tap_config(big.url, **fast))
+    big_cpu = run_tap_or_exit(tap_config(big.url, **fast)).cpu_seconds
     big.stop()
     small = sandbox(300, realistic=False)
-    small_cpu, _ = run_tap(tap_config(small.url, page_size=1, **fast))
+    small_cpu = run_tap_or_exit(tap_config(small.url, page_size=1, **fast)).cpu_seconds
     small.stop()
     empty = sandbox(0, realistic=False)
-    startup_cpu, _ = run_tap(tap_config(empty.url, **fast))
+    startup_cpu = run_tap_or_exit(tap_config(empty.url, **fast)).cpu_seconds
     empty.stop()
     return (30_000 - 300) / (big_cpu - small_cpu), (small_cpu - startup_cpu) / 300 * 1000
 
@@ -168,11 +187,11 @@ def main() -> None:
     box.stop()
 
     box = sandbox(CONNECTIONS, realistic=True)
-    _, state = run_tap(tap_config(box.url, max_tasks_in_flight=2))
+    state = run_tap_or_exit(tap_config(box.url, max_tasks_in_flight=2)).last_state
     tap = measure(box)
     box.reset_stats()
     box.add_connections(150)
-    run_tap(tap_config(box.url), state=state)
+    run_tap_or_exit(tap_config(box.url), state=state)
     incremental_tasks = box.stats()["tasks_created"]
     box.stop()
 

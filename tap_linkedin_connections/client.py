@@ -94,9 +94,11 @@ class RetriableError(Exception):
 class TaskStatus:
     """One answer of the task-status endpoint."""
 
-    task_id: str
     status: str
     output: t.Any
+
+
+_Answer = t.TypeVar("_Answer")
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -183,22 +185,25 @@ class OutXClient:
 
     def create_task(self, body: dict[str, t.Any]) -> str:
         """Queue a fetch-connections task and return its id."""
-        answer = self._call("POST", CREATE_TASK_PATH, "creating a task", json=body)
-        return t.cast("str", answer["api_agent_task_id"])
+        return self._call("POST", CREATE_TASK_PATH, "creating a task", _read_task_id, json=body)
 
     def task_status(self, task_id: str) -> TaskStatus:
         """Read a task's status once."""
-        answer = self._call(
-            "GET", TASK_STATUS_PATH, "polling a task", params={"api_agent_task_id": task_id}
-        )
-        data = answer["data"]
-        return TaskStatus(task_id, data["status"].lower(), data.get("task_output"))
+        params = {"api_agent_task_id": task_id}
+        return self._call("GET", TASK_STATUS_PATH, "polling a task", _read_status, params=params)
 
     # HTTP plumbing
 
-    def _call(self, method: str, path: str, what: str, **kwargs: t.Any) -> dict[str, t.Any]:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        read: t.Callable[[requests.Response], _Answer],
+        **kwargs: t.Any,
+    ) -> _Answer:
         try:
-            return t.cast("dict[str, t.Any]", self._send_with_retries(method, path, what, **kwargs))
+            return t.cast("_Answer", self._send_with_retries(method, path, what, read, **kwargs))
         except RetriableError as exc:
             msg = (
                 f"OutX kept failing while {what}: {exc.reason} "
@@ -206,8 +211,15 @@ class OutXClient:
             )
             raise ServiceUnavailable(msg) from None
 
-    def _send(self, method: str, path: str, what: str, **kwargs: t.Any) -> dict[str, t.Any]:
-        self.counters["requests"] += 1
+    def _send(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        read: t.Callable[[requests.Response], _Answer],
+        **kwargs: t.Any,
+    ) -> _Answer:
+        """One request: transport and status-code faults here, the body to ``read``."""
         try:
             response = self.session.request(
                 method, self.api_url + path, timeout=self.request_timeout, **kwargs
@@ -227,28 +239,7 @@ class OutXClient:
             raise RetriableError(reason, parse_retry_after(response.headers.get("Retry-After")))
         if code >= 400:
             raise _fatal_error(code, self._redact(_error_text(response)), what)
-        try:
-            answer = response.json()
-        except ValueError:
-            salvaged = TASK_ID_IN_TEXT.search(response.text) if path == CREATE_TASK_PATH else None
-            if salvaged:
-                # The task exists and its id arrived whole: sending the create again
-                # would cost a second LinkedIn action for the same page.
-                self.counters["task_ids_salvaged"] += 1
-                return {"api_agent_task_id": salvaged.group(1)}
-            raise RetriableError(f"HTTP {code} with a body that is not JSON") from None
-        if not isinstance(answer, dict):
-            raise RetriableError(f"HTTP {code} with a JSON body that is not an object")
-        # A garbled answer is a lost answer: the create may have queued a task whose id
-        # did not arrive, and a poll is simply asked again.
-        if path == CREATE_TASK_PATH and not _is_text(answer.get("api_agent_task_id")):
-            raise RetriableError(f"HTTP {code} without 'api_agent_task_id'")
-        data = answer.get("data")
-        if path == TASK_STATUS_PATH and not (
-            isinstance(data, dict) and _is_text(data.get("status"))
-        ):
-            raise RetriableError(f"HTTP {code} without 'data.status'")
-        return t.cast("dict[str, t.Any]", answer)
+        return read(response)
 
     def _redact(self, text: str) -> str:
         """Text from the service, without the key in case it echoes it."""
@@ -294,6 +285,43 @@ class OutXClient:
 
 def _is_text(value: object) -> bool:
     return isinstance(value, str) and bool(value.strip())
+
+
+# Reading answers. A garbled answer is a lost one (RetriableError): a poll is simply
+# asked again, and a create may have queued a task whose id did not arrive.
+
+
+def _json_object(response: requests.Response) -> dict[str, t.Any]:
+    try:
+        answer = response.json()
+    except ValueError:
+        raise RetriableError(f"HTTP {response.status_code} with a body that is not JSON") from None
+    if not isinstance(answer, dict):
+        code = response.status_code
+        raise RetriableError(f"HTTP {code} with a JSON body that is not an object")
+    return answer
+
+
+def _read_task_id(response: requests.Response) -> str:
+    try:
+        task_id = _json_object(response).get("api_agent_task_id")
+    except RetriableError:
+        salvaged = TASK_ID_IN_TEXT.search(response.text)
+        if salvaged is None:
+            raise
+        # The task exists and its id arrived whole: sending the create again would
+        # cost a second LinkedIn action for the same page.
+        return salvaged.group(1)
+    if not isinstance(task_id, str) or not _is_text(task_id):
+        raise RetriableError(f"HTTP {response.status_code} without 'api_agent_task_id'")
+    return task_id
+
+
+def _read_status(response: requests.Response) -> TaskStatus:
+    data = _json_object(response).get("data")
+    if not (isinstance(data, dict) and _is_text(data.get("status"))):
+        raise RetriableError(f"HTTP {response.status_code} without 'data.status'")
+    return TaskStatus(data["status"].lower(), data.get("task_output"))
 
 
 def _describe_network_error(exc: Exception) -> str:

@@ -28,13 +28,14 @@ class TaskPacer:
     """A rolling one-hour window of task creation times.
 
     Args:
-        max_per_hour: the most tasks created in any rolling hour; None means no limit.
+        max_per_hour: the most tasks created in any rolling hour; None or 0 means no
+            limit (0 for Meltano, which cannot pass null).
         window: the creation times already spent, as ISO 8601 strings (from STATE);
             the list is updated in place, so the caller's STATE sees every new task.
     """
 
     def __init__(self, max_per_hour: int | None, window: list[str]) -> None:
-        self.max_per_hour = max_per_hour
+        self.max_per_hour = max_per_hour or None
         self.window = window
         self._prune(time.time())
 
@@ -43,11 +44,11 @@ class TaskPacer:
         kept = sorted(m for m in moments if now - m < WINDOW_SECONDS)
         self.window[:] = [_to_text(m) for m in kept]
 
-    def seconds_until_slot(self, now: float | None = None) -> float:
+    def seconds_until_slot(self) -> float:
         """How long until one more task may be created; 0 if it may be now."""
         if self.max_per_hour is None:
             return 0.0
-        now = time.time() if now is None else now
+        now = time.time()
         self._prune(now)
         if len(self.window) < self.max_per_hour:
             return 0.0
@@ -55,8 +56,6 @@ class TaskPacer:
         freeing = _from_text(self.window[len(self.window) - self.max_per_hour]) or now
         return max(0.0, freeing + WINDOW_SECONDS - now)
 
-    def record_task(self, now: float | None = None) -> None:
+    def record_task(self) -> None:
         """Count one created task."""
-        moment = time.time() if now is None else now
-        self.window.append(_to_text(moment))
-        self._prune(moment)
+        self.window.append(_to_text(time.time()))

@@ -144,8 +144,7 @@ class TaskPaginator:
         self.waiting_for = "nothing"
         self._recent_durations: deque[float] = deque(maxlen=RECENT_DURATIONS)
         self._last_completion: float | None = None
-        self._created_at: dict[str, float] = {}
-        self._waits: dict[str, _Wait] = {}
+        self._created_at: dict[str, float] = {}  # until the task is first awaited
 
     # The public face: next_page / consumed
 
@@ -239,7 +238,6 @@ class TaskPaginator:
 
     def _resubmit(self, entry: dict[str, t.Any], reason: str) -> None:
         """Replace a failed, lost or timed-out task, or give up after the last attempt."""
-        self._waits.pop(entry["id"], None)
         if reason == NOT_FOUND:
             entry["not_found"] = int(entry.get("not_found", 0)) + 1
             if entry["not_found"] > 1:
@@ -274,18 +272,15 @@ class TaskPaginator:
     def _await(self, entry: dict[str, t.Any]) -> Page | str:
         """Poll the head task until it completes (a Page) or must be re-submitted (why)."""
         task_id = entry["id"]
-        wait = self._waits.get(task_id)
-        if wait is None:
-            # The extension works one task at a time: this one starts once it exists and
-            # the one before it has completed. The wait (and its timeout) count from
-            # now, when the tap turns to it.
-            now = time.monotonic()
-            starts = max(self._created_at.get(task_id, now), self._last_completion or 0.0)
-            estimate = self._duration_estimate
-            first_poll = starts + estimate if estimate else now + self.poll.interval_min
-            first_poll = min(first_poll, now + self._poll_ceiling())
-            wait = _Wait(now, starts, max(first_poll, now))
-            self._waits[task_id] = wait
+        # The extension works one task at a time: this one starts once it exists and
+        # the one before it has completed. The wait (and its timeout) count from now,
+        # when the tap turns to it. (A task created by an earlier run starts "now".)
+        now = time.monotonic()
+        starts = max(self._created_at.pop(task_id, now), self._last_completion or 0.0)
+        estimate = self._duration_estimate
+        first_poll = starts + estimate if estimate else now + self.poll.interval_min
+        first_poll = min(first_poll, now + self._poll_ceiling())
+        wait = _Wait(now, starts, max(first_poll, now))
         self.waiting_for = f"the task for offset {entry['offset']}"
         deadline = wait.since + self.poll.task_timeout
         while True:
@@ -343,7 +338,6 @@ class TaskPaginator:
 
     def _completed(self, entry: dict[str, t.Any], wait: _Wait, task_id: str, output: t.Any) -> Page:
         self._learn_duration(wait, time.monotonic())
-        self._waits.pop(entry["id"], None)
         try:
             connections = connections_in(output)
         except MalformedPage as exc:

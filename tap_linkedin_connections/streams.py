@@ -268,10 +268,7 @@ class ConnectionsStream(Stream):
         )
         if config.get("keyword"):
             query["keyword"] = config["keyword"]
-        pacer = TaskPacer(
-            config.get("max_tasks_per_hour") or None,  # 0 means no limit, like null
-            state.setdefault("task_window", []),
-        )
+        pacer = TaskPacer(config.get("max_tasks_per_hour"), state.setdefault("task_window", []))
         return TaskPaginator(
             client,
             query=query,

@@ -9,6 +9,7 @@ import sys
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -27,6 +28,11 @@ FAST_SETTINGS: dict[str, t.Any] = {
     "retry_max_wait_seconds": 0.05,
     "max_tasks_per_hour": None,
 }
+
+
+def expected_profile_url(slug: str | None) -> str | None:
+    """The profile_url a record must carry for a public_identifier."""
+    return "https://www.linkedin.com/in/" + quote(slug, safe="-_.~") if slug else None
 
 
 def tap_config(url: str, **overrides: t.Any) -> dict[str, t.Any]:

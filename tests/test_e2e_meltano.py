@@ -34,12 +34,12 @@ import typing as t
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 import yaml
 
 from tap_linkedin_connections.sandbox import Sandbox
+from tests.conftest import expected_profile_url
 
 pytestmark = pytest.mark.e2e
 
@@ -175,7 +175,7 @@ class Pipeline:
     sandbox: Sandbox
     schema: str
     env: dict[str, str] = field(default_factory=dict)
-    runs: list[int] = field(default_factory=list)
+    runs: int = 0
 
     def meltano(
         self, *args: str, env: dict[str, str] | None = None, timeout: float = 180
@@ -190,8 +190,8 @@ class Pipeline:
             timeout=timeout,
             check=False,
         )
-        log = self.workdir / f"meltano-{len(self.runs) + 1}.log"
-        self.runs.append(len(self.runs) + 1)
+        self.runs += 1
+        log = self.workdir / f"meltano-{self.runs}.log"
         log.write_text(
             f"$ meltano {' '.join(args)}\n{done.stdout}\n{done.stderr}", encoding="utf-8"
         )
@@ -320,10 +320,6 @@ def _urns(connections: t.Iterable[t.Mapping[str, t.Any]]) -> set[str]:
     return {str(c["entity_urn"]) for c in connections}
 
 
-def _profile_url(slug: str | None) -> str | None:
-    return "https://www.linkedin.com/in/" + quote(slug, safe="-_.~") if slug else None
-
-
 def _bookmark(state: dict[str, t.Any]) -> dict[str, t.Any]:
     return t.cast("dict[str, t.Any]", state["singer_state"]["bookmarks"]["connections"])
 
@@ -382,7 +378,7 @@ def test_postgres_full_load_then_incremental(
         for name in SOURCE_FIELDS:
             assert row[name] == source[urn][name], (urn, name)
         assert row["profile_image_url"] == source[urn].get("profile_image_url")
-        assert row["profile_url"] == _profile_url(source[urn]["public_identifier"])
+        assert row["profile_url"] == expected_profile_url(source[urn]["public_identifier"])
     assert len({row["_sdc_table_version"] for row in rows.values()}) == 1
 
     columns = _pg_columns(pipe.schema)

@@ -3,63 +3,23 @@
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
 
 import pytest
 
+from tap_linkedin_connections.sandbox.drill import (
+    HEAVY_FAULT_PROFILE,
+    RESILIENT_SETTINGS,
+    extra_tasks_by_offset,
+)
 from tests.conftest import API_KEY, run_tap, tap_config
-
-#: Each fault kind, on one request or task in about eleven.
-HEAVY_PROFILE = {
-    "connection_reset": 0.09,
-    "read_timeout": 0.04,
-    "http_429": 0.09,
-    "http_500": 0.09,
-    "http_502_html": 0.09,
-    "http_503_empty": 0.09,
-    "http_504": 0.09,
-    "malformed_json": 0.09,
-    "truncated_json": 0.09,
-    "create_lost": 0.09,
-    "task_fail": 0.09,
-    "task_stuck_pending": 0.09,
-    "task_slow": 0.09,
-}
-
-#: A config that rides out the heavy profile quickly.
-RESILIENT = {
-    "request_timeout_seconds": 0.25,
-    "task_timeout_seconds": 0.4,
-    "max_request_attempts": 15,
-    "max_task_attempts": 8,
-    "page_size": 50,
-}
 
 
 def wasted_tasks(sandbox) -> dict[int, int]:
-    """Per offset, tasks beyond the first that no fault explains.
-
-    Each task created again for an offset must answer for an unusable one: its answer
-    lost (never polled), failed, or not completed within the task timeout (stuck, slow,
-    or queued behind such a task: the extension works one task at a time).
-    """
-    timeout = RESILIENT["task_timeout_seconds"]
-    by_offset = defaultdict(list)
-    for task in sandbox.stats()["tasks"]:
-        by_offset[task["input"]["start"]].append(task)
-    wasted = {}
-    for offset, tasks in by_offset.items():
-        unusable = [
-            task
-            for task in tasks
-            if task["polls"] == 0
-            or task["status"] == "failed"
-            or task["completed_at"] is None
-            or task["completed_at"] - task["created_at"] > timeout
-        ]
-        if len(tasks) > 1 + len(unusable):
-            wasted[offset] = len(tasks) - 1 - len(unusable)
-    return wasted
+    """Per offset, tasks beyond the first that no fault explains."""
+    extra = extra_tasks_by_offset(
+        sandbox.stats()["tasks"], RESILIENT_SETTINGS["task_timeout_seconds"]
+    )
+    return {offset: avoidable for offset, (_, avoidable) in extra.items() if avoidable}
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -67,13 +27,13 @@ def test_a_full_sync_under_heavy_mixed_faults_gets_every_connection(make_sandbox
     sandbox = make_sandbox(
         connections=600,
         seed=seed,
-        faults=HEAVY_PROFILE,
+        faults=HEAVY_FAULT_PROFILE,
         retry_after=0.01,
         hang_seconds=0.4,
         slow_factor=400,
         work_time=0.002,
     )
-    run = run_tap(tap_config(sandbox.url, **RESILIENT), tmp_path, timeout=300)
+    run = run_tap(tap_config(sandbox.url, **RESILIENT_SETTINGS), tmp_path, timeout=300)
 
     assert run.returncode == 0, run.stderr[-3000:]
     urns = [r["entity_urn"] for r in run.records]

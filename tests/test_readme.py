@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
+
+from tap_linkedin_connections.sandbox import Sandbox
+from tap_linkedin_connections.tap import TapLinkedInConnections
+from tests.conftest import run_tap
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,8 +29,6 @@ def test_the_settings_table_is_what_about_prints():
 
 
 def test_every_setting_is_in_the_readme_table():
-    from tap_linkedin_connections.tap import TapLinkedInConnections
-
     table = update_readme.readme_settings_table((ROOT / "README.md").read_text(encoding="utf-8"))
     for name in TapLinkedInConnections.config_jsonschema["properties"]:
         assert f"| {name} |" in table
@@ -40,11 +43,6 @@ def test_ci_runs_the_test_command_of_the_readme():
 
 
 def test_the_sample_config_runs_against_the_sandbox(tmp_path):
-    import json
-
-    from tap_linkedin_connections.sandbox import Sandbox
-    from tests.conftest import run_tap
-
     config = json.loads((ROOT / "sample_config.json").read_text(encoding="utf-8"))
     port = int(config["api_url"].rsplit(":", 1)[1])
     with Sandbox(connections=321, api_key=config["api_key"], port=port, work_time=0.001):

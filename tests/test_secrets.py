@@ -6,10 +6,10 @@ import logging
 
 import pytest
 
+from tap_linkedin_connections.sandbox.drill import HEAVY_FAULT_PROFILE, RESILIENT_SETTINGS
 from tap_linkedin_connections.tap import SecretRedactor, TapLinkedInConnections
 from tests.conftest import API_KEY, run_tap, tap_config
 from tests.scripted_server import Answer, ScriptedServer, task_created, task_state
-from tests.test_faults import HEAVY_PROFILE, RESILIENT
 
 DEBUG = {"LOGLEVEL": "DEBUG"}
 
@@ -21,8 +21,8 @@ def assert_no_key(run, key: str = API_KEY) -> None:
 
 
 def test_a_sync_under_faults_at_debug_level(make_sandbox, tmp_path):
-    sandbox = make_sandbox(connections=300, seed=5, faults=HEAVY_PROFILE, hang_seconds=0.4)
-    run = run_tap(tap_config(sandbox.url, **RESILIENT), tmp_path, env=DEBUG, timeout=300)
+    sandbox = make_sandbox(connections=300, seed=5, faults=HEAVY_FAULT_PROFILE, hang_seconds=0.4)
+    run = run_tap(tap_config(sandbox.url, **RESILIENT_SETTINGS), tmp_path, env=DEBUG, timeout=300)
 
     assert run.returncode == 0, run.stderr[-2000:]
     assert "DEBUG" in run.stderr, "the run did not log at debug level"

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from urllib.parse import quote
 
 import jsonschema
 import pytest
 
 from tap_linkedin_connections.client import CONNECTION_FIELDS
-from tests.conftest import bookmark, run_tap, tap_config
+from tests.conftest import bookmark, expected_profile_url, run_tap, tap_config
 
 SCHEMA_FIELDS = {*CONNECTION_FIELDS, "profile_url"}
 
@@ -20,9 +19,7 @@ def expected_records(connections: list[dict]) -> list[dict]:
     return [
         {
             **{field: c[field] for field in CONNECTION_FIELDS},
-            "profile_url": "https://www.linkedin.com/in/" + quote(c["public_identifier"])
-            if c["public_identifier"]
-            else None,
+            "profile_url": expected_profile_url(c["public_identifier"]),
         }
         for c in connections
     ]
