@@ -265,7 +265,7 @@ class OutXClient:
         self.counters["retries"] += 1
         # A 429 or a refused connection queued nothing; any other failed create may have.
         ambiguous = path == CREATE_TASK_PATH and not reason.startswith(
-            ("HTTP 429", "connection refused")
+            ("HTTP 429", "connection refused", "TLS error")
         )
         if ambiguous:
             self.counters["ambiguous_create_retries"] += 1
@@ -326,6 +326,9 @@ def _read_status(response: requests.Response) -> TaskStatus:
 
 def _describe_network_error(exc: Exception) -> str:
     text = str(exc).lower()
+    if isinstance(exc, requests.exceptions.SSLError):
+        # The handshake failed, so no request was sent (a certificate or proxy problem).
+        return "TLS error (certificate or handshake; nothing was sent)"
     if isinstance(exc, requests.ConnectTimeout):
         return "connection timed out"
     if isinstance(exc, requests.ReadTimeout):

@@ -40,7 +40,9 @@ class TaskPacer:
         self._prune(time.time())
 
     def _prune(self, now: float) -> None:
-        moments = [m for m in map(_from_text, self.window) if m is not None]
+        # A time in the future (clock skew, STATE moved between hosts) counts as now,
+        # not as a slot taken until long after it.
+        moments = [min(m, now) for m in map(_from_text, self.window) if m is not None]
         kept = sorted(m for m in moments if now - m < WINDOW_SECONDS)
         self.window[:] = [_to_text(m) for m in kept]
 

@@ -27,6 +27,7 @@ from tap_linkedin_connections.client import (
     connections_in,
 )
 from tap_linkedin_connections.pacing import TaskPacer
+from tap_linkedin_connections.passes import stride_for
 
 #: Why a task is re-submitted when OutX no longer knows it.
 NOT_FOUND = "is unknown to OutX (HTTP 404)"
@@ -50,6 +51,7 @@ class Page:
     offset: int
     connections: list[t.Any]
     task_id: str
+    bridge: bool = False  # re-read to close a gap (see passes.py), not a regular page
 
 
 @dataclass
@@ -72,6 +74,7 @@ class _Wait:
         self.interval = 0.0
         self.last_status = "not yet polled"
         self.still_running_at: float | None = None  # the last poll that saw it running
+        self.warned_unknown = False
 
 
 class TaskPaginator:
@@ -133,7 +136,11 @@ class TaskPaginator:
         progress["next_offset"] = int(progress["next_offset"])
         for entry in progress["tasks"]:
             entry["offset"] = int(entry["offset"])
-            entry["attempt"] = int(entry["attempt"])
+            # Attempts count per run: a page that failed in an earlier run (an expired
+            # session, a broken extension) gets a fresh chance once the cause is fixed.
+            # Its earlier tasks are still polled first (``id``, ``timed_out``).
+            entry["attempt"] = 0
+        self.stride = stride_for(page_size)
         self.tasks_created = 0
         self.polls = 0
         self.pages = 0
@@ -171,13 +178,32 @@ class TaskPaginator:
             self._resubmit(head, outcome)
         return None
 
-    def consumed(self, page: Page, records: int) -> None:
-        """Mark a page as delivered: its ``records`` new records have been written."""
+    def consumed(
+        self,
+        page: Page,
+        records: int,
+        *,
+        next_offset: int | None = None,
+        end: bool | None = None,
+        bridge: int | None = None,
+    ) -> None:
+        """Mark a page as delivered: its ``records`` new records have been written.
+
+        ``next_offset`` is where regular pages go on (by default one stride on), ``end``
+        whether the list is read to its end (by default: the page is short), ``bridge``
+        the offset of a page to read before them (see passes.py).
+        """
         self.in_flight.pop(0)
-        self.progress["next_offset"] = page.offset + self.page_size
+        if next_offset is None:
+            next_offset = page.offset + self.stride
+        self.progress["next_offset"] = next_offset
         self.pages += 1
         self.records += records
-        if len(page.connections) < self.page_size:
+        if bridge is not None:
+            self.in_flight.insert(
+                0, {"offset": bridge, "id": None, "attempt": 0, "ids": [], "bridge": True}
+            )
+        if end if end is not None else len(page.connections) < self.page_size:
             # A short page is the end of the list; tasks queued beyond it are spent.
             self.end_reached = True
             self.progress["tasks"] = []
@@ -191,7 +217,8 @@ class TaskPaginator:
             if entry["id"] is None and not self._create(entry, block=entry is self.in_flight[0]):
                 return
         while len(self.in_flight) < self.lookahead:
-            offset = self.next_offset + len(self.in_flight) * self.page_size
+            regular = sum(1 for entry in self.in_flight if not entry.get("bridge"))
+            offset = self.next_offset + regular * self.stride
             entry = {"offset": offset, "id": None, "attempt": 0, "ids": []}
             # In the list before it is created, so the checkpoint in _create saves it.
             self.in_flight.append(entry)
@@ -298,7 +325,8 @@ class TaskPaginator:
                 return self._completed(entry, wait, task_id, status.output)
             if status.status == "failed":
                 return "failed"
-            if status.status not in RUNNING_STATUSES:
+            if status.status not in RUNNING_STATUSES and not wait.warned_unknown:
+                wait.warned_unknown = True  # once per task: the poll repeats it often
                 # Not success: keep waiting in case it is a new in-between state; the
                 # timeout re-submits the task if it never completes.
                 self.logger.warning(
@@ -343,7 +371,7 @@ class TaskPaginator:
         except MalformedPage as exc:
             msg = f"page at offset {entry['offset']} (task {task_id}): {exc}"
             raise MalformedPage(msg) from None
-        return Page(entry["offset"], connections, task_id)
+        return Page(entry["offset"], connections, task_id, bool(entry.get("bridge")))
 
     def _poll_ceiling(self) -> float:
         """The longest wait between two polls of the head task.

@@ -6,8 +6,10 @@ STATE, under ``bookmarks.connections``:
   ``newest`` (the entity URNs at the top of the newest-first list), ``version`` (the
   table version of the last full pass) and ``total`` (connections then).
 - ``pass``: the pass under way, if a run stopped before it ended: its ``kind`` (``full``
-  or ``incremental``), ``version``, the paginator's ``next_offset`` and ``tasks`` in
-  flight, and the ``newest`` URNs seen so far. The next run resumes it.
+  or ``incremental``), ``version``, ``page_size``, the paginator's ``next_offset`` and
+  ``tasks`` in flight, the ``newest`` URNs emitted so far, and its continuity (see
+  passes.py): ``tail``, ``ahead``/``ahead_offset``/``bridges`` while a gap is open,
+  ``lost`` once it cannot be proven whole. The next run resumes it.
 - ``task_window``: when the tasks of the last hour were created, for pacing.
 """
 
@@ -20,8 +22,10 @@ from urllib.parse import quote
 from singer_sdk import Stream
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.mapper import RemoveRecordTransform
 
 from tap_linkedin_connections import __name__ as package_name
+from tap_linkedin_connections import passes
 from tap_linkedin_connections.client import CONNECTION_FIELDS, MalformedPage, OutXClient
 from tap_linkedin_connections.pacing import TaskPacer
 from tap_linkedin_connections.paginator import Page, PollSettings, TaskPaginator
@@ -94,56 +98,103 @@ class ConnectionsStream(Stream):
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """Run (or resume) one pass and yield its new connections."""
+        if all(isinstance(m, RemoveRecordTransform) for m in self.stream_maps):
+            # stream_maps sends this stream to null: no record would reach the target,
+            # so no task (a LinkedIn action) is spent on it.
+            self.logger.info("The connections stream is mapped to null: no task created")
+            return
         config = self.config
         state = self.get_context_state(context)
+        problem = passes.state_problem(state)
+        if problem:
+            self.logger.warning(
+                "The state cannot be used (%s): starting a fresh full pass", problem
+            )
+            for key in ("bookmark", "pass", "task_window"):
+                state.pop(key, None)
         identity = {"keyword": config.get("keyword"), "sort_type": config["sort_type"]}
         current = self._start_or_resume_pass(state, identity)
         incremental = current["kind"] == "incremental"
         bookmark = state.get("bookmark") or {}
-        known = set(bookmark.get("newest", [])) if incremental else set()
+        known = list(bookmark.get("newest", [])) if incremental else []
+        known_set = set(known)
 
         # RECORD messages carry the pass's table version, so a later ACTIVATE_VERSION
         # can tell the rows of this pass from older ones. The SDK sets this private
         # attribute only for its own start-of-pass ACTIVATE_VERSION, which we do not use.
         self._stream_version = int(current["version"])
 
+        page_size = int(current["page_size"])
         pager = self._paginator(state, current, lookahead=1 if incremental else None)
         seen: set[str] = set()
         stopped_at_known = False
+        outcome = "ACTIVATE_VERSION not sent: the pass is not finished"
         try:
             while not stopped_at_known and (page := pager.next_page()) is not None:
-                emitted = 0
                 # The whole page is checked before any of it is emitted.
                 records = [to_record(c, page, i) for i, c in enumerate(page.connections)]
+                urns = [r["entity_urn"] for r in records]
+                # The pages this one overlaps were emitted already, maybe in an
+                # earlier run (``seen`` holds only this run's).
+                seen.update(current.get("tail") or [], current.get("ahead") or [])
+                step = passes.place_page(current, page.offset, urns, page_size, bridge=page.bridge)
+                if step.lost and not current.get("lost"):
+                    current["lost"] = step.lost
+                    self.logger.warning(
+                        "Continuity lost near offset %d (%s): the pass reads on and keeps "
+                        "every record, but will not send ACTIVATE_VERSION",
+                        page.offset,
+                        step.lost,
+                    )
+                elif step.bridge is not None:
+                    self.logger.info(
+                        "The page at offset %d does not join the one before (the list "
+                        "shifted): reading offset %d to close the gap",
+                        page.offset,
+                        step.bridge,
+                    )
+                cut = passes.boundary(urns, known) if incremental else None
+                if cut is not None:
+                    # Only what is above the last pass's connections is new; a known
+                    # contact that re-connected sits above new ones and hides nothing.
+                    records = records[:cut]
+                    current["reached_known"] = True
+                emitted = 0
                 for record in records:
                     urn = record["entity_urn"]
-                    if len(current["newest"]) < REMEMBERED_NEWEST and urn not in current["newest"]:
-                        current["newest"].append(urn)
-                    if urn in known:
-                        stopped_at_known = True
-                    if stopped_at_known or urn in seen:
-                        continue
+                    if urn in seen or urn in known_set:
+                        continue  # a known contact who re-connected is loaded already
                     seen.add(urn)
+                    if len(current["newest"]) < REMEMBERED_NEWEST and urn not in current["newest"]:
+                        current["newest"].append(urn)  # only connections that were emitted
                     emitted += 1
                     yield record
                 current["emitted"] = int(current.get("emitted", 0)) + emitted
-                pager.consumed(page, emitted)
+                stopped_at_known = bool(current.get("reached_known")) and step.bridge is None
+                pager.consumed(
+                    page,
+                    emitted,
+                    next_offset=step.next_offset,
+                    end=step.end or stopped_at_known,
+                    bridge=step.bridge,
+                )
+            if stopped_at_known or pager.end_reached:
+                outcome = self._finish_pass(state, current, bookmark, stopped_at_known)
         finally:
             pager.client.close()
             counters = pager.client.counters
             self.logger.info(
                 "This run: %d connections emitted, %d tasks created (LinkedIn actions; "
-                "%d create retries after a lost answer), %d status polls, %d HTTP retries",
+                "%d create retries after a lost answer), %d status polls, %d HTTP retries; %s",
                 pager.records,
                 pager.tasks_created,
                 counters["ambiguous_create_retries"],
                 pager.polls,
                 counters["retries"],
+                outcome,
             )
 
-        if stopped_at_known or pager.end_reached:
-            self._finish_pass(state, current, bookmark, stopped_at_known)
-        else:
+        if not (stopped_at_known or pager.end_reached):
             self.logger.warning(
                 "Stopped after %d tasks (max_tasks_per_run=%s): %d connections so far in "
                 "this %s pass; the next run continues at offset %d",
@@ -165,11 +216,26 @@ class ConnectionsStream(Stream):
             # flight are lost) in favour of a new full pass.
             self.logger.warning("full_refresh is on: the unfinished incremental pass is dropped")
             current = None
+        page_size = int(self.config["page_size"])
+        if current is not None and "page_size" not in current:
+            # Written before passes kept their page size: its offsets cannot be trusted.
+            self.logger.warning(
+                "The unfinished pass does not record its page size; starting a new one"
+            )
+            current = None
         if current is not None and current.get("identity") == identity:
+            if int(current["page_size"]) != page_size:
+                self.logger.warning(
+                    "page_size changed from %d to %d during the unfinished pass: it goes "
+                    "on with %d; the new size applies from the next pass",
+                    current["page_size"],
+                    page_size,
+                    current["page_size"],
+                )
             self.logger.info(
-                "Resuming the unfinished %s pass at offset %s with %d task(s) in flight",
+                "Resuming the unfinished %s pass at offset %d with %d task(s) in flight",
                 current["kind"],
-                current.get("next_offset", 0),
+                int(current.get("next_offset", 0)),
                 len(current.get("tasks", [])),
             )
             return t.cast("dict[str, t.Any]", current)
@@ -195,6 +261,7 @@ class ConnectionsStream(Stream):
             # Full passes get a new, larger version; incremental records keep the last
             # full pass's, so the next full pass can drop them if they disappear.
             "version": bookmark["version"] if incremental else int(time.time() * 1000),
+            "page_size": page_size,
             "next_offset": 0,
             "tasks": [],
             "newest": [],
@@ -217,37 +284,61 @@ class ConnectionsStream(Stream):
         current: dict[str, t.Any],
         bookmark: dict[str, t.Any],
         stopped_at_known: bool,
-    ) -> None:
+    ) -> str:
+        """Close the pass; say whether ACTIVATE_VERSION was sent and, if not, why."""
+        emitted = int(current["emitted"])
         newest = list(current["newest"])
         if stopped_at_known:
-            # Keep remembering older known connections too, in case the few seen after
-            # the match are removed before the next run.
+            # Keep remembering older known connections too, in case the few emitted
+            # are removed before the next run.
             newest += [urn for urn in bookmark.get("newest", []) if urn not in newest]
+        # Totals compare only over the same list (keyword and order).
+        same_list = bookmark.get("identity") == current["identity"]
+        last_total = int(bookmark["total"]) if "total" in bookmark and same_list else None
+        refusal = ""
+        if current["kind"] == "full":
+            refusal = passes.activate_refusal(
+                lost=str(current.get("lost", "")),
+                total=emitted,
+                last_total=last_total,
+                max_deleted_fraction=float(self.config.get("max_deleted_fraction", 0.1)),
+            )
+        total = emitted + (last_total or 0) if stopped_at_known else emitted
         state["bookmark"] = {
             "identity": current["identity"],
             "newest": newest[:REMEMBERED_NEWEST],
             "version": int(current["version"]),
-            "total": int(current["emitted"]) + int(bookmark.get("total", 0))
-            if stopped_at_known
-            else int(current["emitted"]),
+            # A pass that did not prove itself leaves the last complete total in place:
+            # the next pass is held to it too.
+            "total": last_total if refusal and last_total is not None else total,
         }
         del state["pass"]
-        if current["kind"] == "full":
+        if current["kind"] == "full" and not refusal:
             # Only now, with every connection re-sent, may a target drop the rows this
             # pass did not send. (The SDK's own ACTIVATE_VERSION comes before the
             # records, which would empty the table if the run died halfway.)
             self._write_activate_version_message(int(current["version"]))
-            self.logger.info("Full pass complete: %d connections", current["emitted"])
-        elif stopped_at_known:
-            self.logger.info("Incremental run complete: %d new connections", current["emitted"])
+            self.logger.info("Full pass complete: %d connections", emitted)
+            return "ACTIVATE_VERSION sent"
+        if refusal:
+            self.logger.warning(
+                "Full pass read %d connections, but ACTIVATE_VERSION is not sent, so no "
+                "row is deleted: %s",
+                emitted,
+                refusal,
+            )
+            return f"ACTIVATE_VERSION not sent: {refusal}"
+        if stopped_at_known:
+            self.logger.info("Incremental run complete: %d new connections", emitted)
         else:
             self.logger.warning(
                 "None of the %d remembered connections was found, so the whole list was "
                 "read (%d connections); connections removed since the last full pass are "
                 "dropped by the next full refresh",
                 len(bookmark.get("newest", [])),
-                current["emitted"],
+                emitted,
             )
+        return "ACTIVATE_VERSION not sent: an incremental run never deletes"
 
     def _paginator(
         self, state: dict[str, t.Any], current: dict[str, t.Any], *, lookahead: int | None
@@ -255,7 +346,7 @@ class ConnectionsStream(Stream):
         config = self.config
         client = OutXClient(
             api_url=config["api_url"],
-            api_key=config["api_key"],
+            api_key=config["api_key"].strip(),
             request_timeout=float(config["request_timeout_seconds"]),
             max_request_attempts=int(config["max_request_attempts"]),
             retry_initial_wait=float(config["retry_initial_wait_seconds"]),
@@ -272,7 +363,7 @@ class ConnectionsStream(Stream):
         return TaskPaginator(
             client,
             query=query,
-            page_size=int(config["page_size"]),
+            page_size=int(current["page_size"]),
             lookahead=lookahead or int(config["max_tasks_in_flight"]),
             poll=PollSettings(
                 interval_min=float(config["poll_interval_min_seconds"]),

@@ -32,7 +32,7 @@ DURATION_SETTINGS = (
 
 #: Whole-number settings: name → (smallest, largest or None, may be null).
 COUNT_SETTINGS: dict[str, tuple[int, int | None, bool]] = {
-    "page_size": (1, 100, False),
+    "page_size": (2, 100, False),
     "max_task_attempts": (1, None, False),
     "max_request_attempts": (1, None, False),
     "max_tasks_in_flight": (1, 10, False),
@@ -44,6 +44,11 @@ COUNT_SETTINGS: dict[str, tuple[int, int | None, bool]] = {
 def _is_number(value: object) -> bool:
     # JSON config files are read with decimals, so numbers may arrive as Decimal.
     return isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
+
+
+def _is_header_safe(text: str) -> bool:
+    """Whether text can be an HTTP header value: Latin-1, no control characters."""
+    return all(" " <= c <= "\xff" and c != "\x7f" for c in text)
 
 
 def _is_loopback(host: str) -> bool:
@@ -64,6 +69,13 @@ def config_problems(config: t.Mapping[str, t.Any]) -> list[str]:
     api_key = config.get("api_key")
     if api_key is not None and not isinstance(api_key, str):
         problems.append("'api_key' must be text")
+    elif isinstance(api_key, str) and not _is_header_safe(api_key.strip()):
+        # Surrounding whitespace (a key read from a file ends in a newline) is dropped;
+        # anything else would not survive as an HTTP header, so it is no key.
+        problems.append(
+            "'api_key' holds a control character or a character outside Latin-1: "
+            "copy the key again from OutX"
+        )
     elif not isinstance(api_key, str) or not api_key.strip():
         problems.append(
             "'api_key' is missing or empty: set your OutX team API key "
@@ -102,6 +114,14 @@ def config_problems(config: t.Mapping[str, t.Any]) -> list[str]:
         )
     if not isinstance(config.get("full_refresh", False), bool):
         problems.append("'full_refresh' must be true or false")
+    fraction = config.get("max_deleted_fraction", 0.1)
+    if not _is_number(fraction) or not 0 <= fraction <= 1:
+        problems.append("'max_deleted_fraction' must be a number from 0 to 1")
+    if config.get("batch_config") is not None:
+        problems.append(
+            "'batch_config' is not supported: the tap writes RECORD messages (a list of "
+            "connections is small); remove the setting"
+        )
     return problems
 
 
@@ -147,7 +167,20 @@ def argument_problems(argv: list[str], environ: t.Mapping[str, str]) -> list[str
         else:
             if not isinstance(content, dict):
                 problems.append(f"{flag} file {path} must hold a JSON object")
+            elif flag == "--state":
+                problems.extend(_state_file_problems(path, content))
     return problems
+
+
+def _state_file_problems(path: str, content: dict[str, t.Any]) -> list[str]:
+    """The STATE shapes the SDK itself stumbles on (deeper ones: see passes.py)."""
+    bookmarks = content.get("bookmarks", {})
+    if not isinstance(bookmarks, dict):
+        return [f"--state file {path}: 'bookmarks' must be an object (see the README, State)"]
+    stream = bookmarks.get("connections", {})
+    if not isinstance(stream, dict):
+        return [f"--state file {path}: 'bookmarks.connections' must be an object"]
+    return []
 
 
 def _file_arguments(argv: list[str]) -> t.Iterator[tuple[str, str]]:

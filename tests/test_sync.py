@@ -36,9 +36,9 @@ def test_1234_connections_in_13_tasks(make_sandbox, tmp_path, result_shape, sort
     assert run.records == expected_records(listing)
     assert len({r["entity_urn"] for r in run.records}) == 1234
     assert sandbox.stats()["tasks_created"] == 13
-    # Each task asked for the next offset, 100 at a time, in the chosen order.
+    # Each task asked for the next offset, 97 on (pages overlap by 3), in the chosen order.
     inputs = [task["input"] for task in sandbox.stats()["tasks"]]
-    assert [i["start"] for i in inputs] == list(range(0, 1300, 100))
+    assert [i["start"] for i in inputs] == list(range(0, 13 * 97, 97))
     assert {i["count"] for i in inputs} == {100}
     assert {i.get("sort_type") for i in inputs} == (
         {"RECENTLY_ADDED"} if sort_type == "RECENTLY_ADDED" else {None}
@@ -69,7 +69,8 @@ def test_smaller_pages_and_keyword(make_sandbox, tmp_path):
 
     assert run.returncode == 0, run.stderr
     assert run.records == expected_records(matching)
-    assert sandbox.stats()["tasks_created"] == len(matching) // 7 + 1
+    # Pages of 7 overlap by 1: page k covers [6k, 6k + 7) and the first short one ends.
+    assert sandbox.stats()["tasks_created"] == (len(matching) - 7) // 6 + 2
     assert {task["input"]["keyword"] for task in sandbox.stats()["tasks"]} == {keyword}
 
 
