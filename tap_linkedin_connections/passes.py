@@ -67,64 +67,61 @@ def place_page(
     """Fit one page into the pass and say what to read next; updates ``progress``.
 
     ``progress`` keeps ``tail`` (the URNs of the last page known to join up, None
-    before the first page), and while a gap is open ``ahead`` (the page read beyond
-    it), ``ahead_offset`` and ``bridges``.
+    before the first page). While a gap is open it also keeps ``ahead`` and
+    ``ahead_offset`` (the page read beyond the gap), ``reach`` (the URNs of the
+    nearest page known to join up to ``ahead``: a bridge must touch it) and
+    ``bridges`` (read so far for this gap).
     """
     stride = stride_for(page_size)
     short = len(urns) < page_size
     tail = progress.get("tail")
     if not bridge:
-        regular_next = offset + stride
         if tail is None or joins(tail, urns):
             progress["tail"] = urns
-            return Step(regular_next, end=short)
-        progress.update(ahead=urns, ahead_offset=offset, bridges=1)
-        return Step(regular_next, bridge=max(0, offset - stride))
+            return Step(offset + stride, end=short)
+        progress.update(ahead=urns, ahead_offset=offset, reach=urns, bridges=1)
+        return Step(offset + stride, bridge=max(0, offset - stride))
     ahead = progress.get("ahead") or []
-    ahead_offset = int(progress.get("ahead_offset", offset))
-    after_ahead = ahead_offset + stride
-    ahead_short = len(ahead) < page_size
+    after_ahead = int(progress.get("ahead_offset", offset)) + stride
+    reach = progress.get("reach") or []
+    progress["bridges"] = int(progress.get("bridges", 0)) + 1
     if joins(tail or [], urns):
         if short:  # the list now ends inside the bridge
             _close(progress, urns)
             return Step(after_ahead, end=True)
-        if joins(urns, ahead):
+        if joins(urns, reach):
             _close(progress, ahead)
-            return Step(after_ahead, end=ahead_short)
-        # Additions pushed the bridge short of the page ahead: read on from the bridge.
+            return Step(after_ahead, end=len(ahead) < page_size)
+        # Additions pushed the bridge short of the pages ahead: bridge on from it.
         progress["tail"] = urns
-        progress["bridges"] = int(progress.get("bridges", 0)) + 1
-        return _next_bridge(progress, after_ahead, offset + stride)
+        return _next_bridge(progress, after_ahead, offset + stride, page_size)
     # Still no join: more removals than one stride; step further back.
-    if offset > 0 and (joins(urns, ahead) or not ahead):
-        progress["ahead"], progress["ahead_offset"] = urns, offset
-        progress["bridges"] = int(progress.get("bridges", 0)) + 1
-        return _next_bridge(progress, after_ahead, max(0, offset - stride))
-    return _lose(
-        progress, after_ahead, ahead, ahead_short, "a shift moved connections out of reach"
-    )
+    if offset > 0 and (joins(urns, reach) or not reach):
+        progress["reach"] = urns
+        return _next_bridge(progress, after_ahead, max(0, offset - stride), page_size)
+    return _lose(progress, after_ahead, page_size, "a shift moved connections out of reach")
 
 
-def _next_bridge(progress: dict[str, t.Any], after_ahead: int, bridge_offset: int) -> Step:
+def _next_bridge(
+    progress: dict[str, t.Any], after_ahead: int, bridge_offset: int, page_size: int
+) -> Step:
     if int(progress["bridges"]) > MAX_BRIDGES:
-        ahead = progress.get("ahead") or []
-        return _lose(
-            progress, after_ahead, ahead, False, f"{MAX_BRIDGES} bridge pages did not join"
-        )
+        why = f"{MAX_BRIDGES} bridge pages did not close a gap"
+        return _lose(progress, after_ahead, page_size, why)
     return Step(after_ahead, bridge=bridge_offset)
 
 
 def _close(progress: dict[str, t.Any], tail: list[str]) -> None:
     progress["tail"] = tail
-    for key in ("ahead", "ahead_offset", "bridges"):
+    for key in ("ahead", "ahead_offset", "reach", "bridges"):
         progress.pop(key, None)
 
 
-def _lose(
-    progress: dict[str, t.Any], after_ahead: int, ahead: list[str], ahead_short: bool, why: str
-) -> Step:
+def _lose(progress: dict[str, t.Any], after_ahead: int, page_size: int, why: str) -> Step:
+    """Give up on this gap: read on after the page ahead, without proof."""
+    ahead = progress.get("ahead") or []
     _close(progress, ahead)
-    return Step(after_ahead, end=ahead_short, lost=why)
+    return Step(after_ahead, end=len(ahead) < page_size, lost=why)
 
 
 # Incremental runs
@@ -207,7 +204,7 @@ def _pass_problem(current: t.Any) -> str:
             return f"'pass.{key}' is not a whole number >= 0"
     if not isinstance(current.get("identity"), dict):
         return "'pass.identity' is not an object"
-    for key in ("newest", "tail", "ahead"):
+    for key in ("newest", "tail", "ahead", "reach"):
         value = current.get(key)
         if value is not None and (
             not isinstance(value, list) or not all(isinstance(u, str) for u in value)

@@ -569,3 +569,21 @@ def test_command_line(stop_signal: signal.Signals) -> None:
             assert answer.json()["connections"] == 50
         process.send_signal(stop_signal)
         assert process.wait(timeout=10) == 0
+
+
+def test_a_scheduled_change_lands_when_its_task_is_created(session: requests.Session) -> None:
+    with Sandbox(connections=10, pickup_delay=0.1) as sandbox:
+        before = [c["entity_urn"] for c in sandbox.connections()]
+        sandbox.schedule_change(2, remove_positions=[0, 1, 99], add=1)
+        first = create(session, sandbox, sort_type="RECENTLY_ADDED", count=10)
+        assert [c["entity_urn"] for c in sandbox.connections()] == before
+        create(session, sandbox, sort_type="RECENTLY_ADDED", count=10)
+        after = [c["entity_urn"] for c in sandbox.connections()]
+        # Two removed (position 99 does not exist), one added on top.
+        assert after[1:] == before[2:]
+        assert after[0] not in before
+        # A task created before the change reads the list as it is when it completes.
+        output = wait_done(session, sandbox, first)["task_output"]
+        assert [c["entity_urn"] for c in output["connections"]] == after
+        with pytest.raises(ValueError, match="after_tasks"):
+            sandbox.schedule_change(0)

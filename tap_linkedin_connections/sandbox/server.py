@@ -263,6 +263,8 @@ class Sandbox:
         self._activated_at = 0.0
         self._tasks: dict[str, Task] = {}
         self._queue: deque[Task] = deque()
+        # Changes to the list due once so many tasks exist: (tasks, add, positions).
+        self._scheduled: list[tuple[int, int, list[int]]] = []
         self._reset_counters()
         self._server: _Server | None = None
         self._threads: list[threading.Thread] = []
@@ -335,6 +337,25 @@ class Sandbox:
         """Remove by URN and/or newest-first position; return the removed, newest first."""
         with self._cond:
             return [dict(c) for c in self._book.remove(entity_urns, positions)]
+
+    def schedule_change(
+        self, after_tasks: int, *, add: int = 0, remove_positions: list[int] | None = None
+    ) -> None:
+        """Change the list once the `after_tasks`-th task (counted since start) is
+        created, as a user connecting or removing people during a sync would: remove
+        by newest-first position (positions past the end are ignored), then add."""
+        if not isinstance(after_tasks, int) or after_tasks < 1:
+            raise ValueError("after_tasks must be a whole number of at least 1")
+        with self._cond:
+            self._scheduled.append((after_tasks, add, list(remove_positions or [])))
+
+    def _apply_scheduled(self) -> None:
+        """Apply the changes due now; call with the lock held."""
+        due = [c for c in self._scheduled if c[0] <= len(self._tasks)]
+        self._scheduled = [c for c in self._scheduled if c[0] > len(self._tasks)]
+        for _, add, positions in due:
+            self._book.remove(positions=[p for p in positions if p < len(self._book)])
+            self._book.add(add)
 
     def configure(self, **changes: Any) -> None:
         """Change any of the `Settings` fields; `seed` re-seeds the fault/jitter draws.
@@ -465,6 +486,7 @@ class Sandbox:
             )
             self._tasks[task.id] = task
             self._counted_tasks.append(task)
+            self._apply_scheduled()
             if "task_stuck_pending" not in faults:
                 # A stuck task is never queued, so it cannot hold up the tasks behind it.
                 self._queue.append(task)
