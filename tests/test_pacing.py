@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from tap_linkedin_connections.pacing import TaskPacer
 from tests.conftest import bookmark, run_tap, tap_config
 
 
@@ -125,3 +126,11 @@ def test_progress_lines_go_to_stderr_and_stdout_stays_singer(make_sandbox, tmp_p
     assert "tasks created" in progress[-1]
     assert "waiting for" in progress[-1]
     assert {m["type"] for m in run.messages} <= {"SCHEMA", "RECORD", "STATE", "ACTIVATE_VERSION"}
+
+
+def test_creation_times_in_the_future_count_as_now() -> None:
+    # Clock skew, or a STATE moved between hosts: a year-2099 stamp must not hold the
+    # slot for 72 years, only for the hour a task created now would.
+    pacer = TaskPacer(1, ["2099-01-01T00:00:00+00:00"])
+    assert 3590 < pacer.seconds_until_slot() <= 3600
+    assert TaskPacer(2, ["2099-01-01T00:00:00+00:00"]).seconds_until_slot() == 0

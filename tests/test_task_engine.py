@@ -123,6 +123,8 @@ def test_an_unknown_status_is_not_success(tmp_path):
 
     assert run.records == []
     assert_one_line_failure(run, "offset 0", "timed out", "last status: cancelled", "t1, t2")
+    # Said once per task (t1, t2), however often each was polled.
+    assert run.stderr.count("has the unknown status 'cancelled'") == 2
 
 
 @pytest.mark.parametrize(
