@@ -7,7 +7,13 @@ Every test runs the tap (the CLI) against the sandbox over HTTP.
 from __future__ import annotations
 
 import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
 import typing as t
+from pathlib import Path
 
 import pytest
 
@@ -332,3 +338,32 @@ def test_a_tls_failure_is_named_and_not_a_possible_duplicate(make_sandbox, tmp_p
     assert "TLS error" in run.stderr
     assert "may have queued a task" not in run.stderr
     assert "0 create retries after a lost answer" in summary(run)
+
+
+def test_the_readme_recipe_turns_output_into_the_next_state(make_sandbox, tmp_path):
+    sandbox = make_sandbox(connections=150, seed=101)
+    first = run_tap(tap_config(sandbox.url), tmp_path)
+    assert first.returncode == 0, first.stderr
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    recipe = re.search(r"`(python3 -c '.*?') < connections\.jsonl > state\.json`", readme, re.S)
+    assert recipe is not None
+    command = recipe.group(1).replace("\n", " ").replace("python3", shlex.quote(sys.executable), 1)
+    recipes = [command]
+    if shutil.which("jq"):
+        recipes.append("""jq -c 'select(.type == "STATE") | .value' | tail -1""")
+    for recipe_command in recipes:
+        done = subprocess.run(
+            recipe_command,
+            shell=True,
+            input=first.stdout,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        state = json.loads(done.stdout)
+        assert state == first.last_state
+    sandbox.reset_stats()
+    again = run_tap(tap_config(sandbox.url), tmp_path, state=state)
+    assert again.records == []
+    assert sandbox.stats()["tasks_created"] == 1
