@@ -167,30 +167,37 @@ def activate_refusal(
 # STATE as loaded: from a file a user may have edited, moved or truncated
 
 
-def state_problem(state: t.Mapping[str, t.Any]) -> str:
-    """Why this stream's STATE cannot be used; "" when it can (it is then normalised)."""
+def state_problems(state: t.Mapping[str, t.Any]) -> dict[str, str]:
+    """What is wrong in this stream's STATE, by top-level key; {} when all is usable.
+
+    Each key is checked on its own, so a broken ``pass`` does not cost the bookmark.
+    """
+    problems = {}
     bookmark = state.get("bookmark")
     if bookmark is not None:
-        if not isinstance(bookmark, dict):
-            return f"'bookmark' is a {type(bookmark).__name__}, not an object"
-        newest = bookmark.get("newest", [])
-        if not isinstance(newest, list) or not all(isinstance(u, str) for u in newest):
-            return "'bookmark.newest' is not a list of URNs"
-        for key in ("version", "total"):
-            if key in bookmark and not _whole(bookmark[key], minimum=0):
-                return f"'bookmark.{key}' is not a whole number >= 0"
-        if "identity" in bookmark and not isinstance(bookmark["identity"], dict):
-            return "'bookmark.identity' is not an object"
+        problems["bookmark"] = _bookmark_problem(bookmark)
     current = state.get("pass")
     if current is not None:
-        problem = _pass_problem(current)
-        if problem:
-            return problem
+        problems["pass"] = _pass_problem(current)
     window = state.get("task_window")
     if window is not None and (
         not isinstance(window, list) or not all(isinstance(w, str) for w in window)
     ):
-        return "'task_window' is not a list of times"
+        problems["task_window"] = "'task_window' is not a list of times"
+    return {key: problem for key, problem in problems.items() if problem}
+
+
+def _bookmark_problem(bookmark: t.Any) -> str:
+    if not isinstance(bookmark, dict):
+        return f"'bookmark' is a {type(bookmark).__name__}, not an object"
+    newest = bookmark.get("newest", [])
+    if not isinstance(newest, list) or not all(isinstance(u, str) for u in newest):
+        return "'bookmark.newest' is not a list of URNs"
+    for key in ("version", "total"):
+        if key in bookmark and not _whole(bookmark[key], minimum=0):
+            return f"'bookmark.{key}' is not a whole number >= 0"
+    if "identity" in bookmark and not isinstance(bookmark["identity"], dict):
+        return "'bookmark.identity' is not an object"
     return ""
 
 
@@ -210,6 +217,12 @@ def _pass_problem(current: t.Any) -> str:
             not isinstance(value, list) or not all(isinstance(u, str) for u in value)
         ):
             return f"'pass.{key}' is not a list of URNs"
+    if (
+        "page_size" in current
+        and int(current.get("next_offset", 0)) > 0
+        and not current.get("tail")
+    ):
+        return "'pass.tail' is missing: nothing to prove the next page joins up"
     tasks = current.get("tasks", [])
     if not isinstance(tasks, list):
         return "'pass.tasks' is not a list"

@@ -105,13 +105,11 @@ class ConnectionsStream(Stream):
             return
         config = self.config
         state = self.get_context_state(context)
-        problem = passes.state_problem(state)
-        if problem:
-            self.logger.warning(
-                "The state cannot be used (%s): starting a fresh full pass", problem
-            )
-            for key in ("bookmark", "pass", "task_window"):
-                state.pop(key, None)
+        for key, problem in passes.state_problems(state).items():
+            # Edited by hand, truncated, moved between versions: what cannot be used is
+            # dropped (a broken bookmark means a full pass), never half-trusted.
+            self.logger.warning("The state cannot be used (%s): it is dropped", problem)
+            del state[key]
         identity = {"keyword": config.get("keyword"), "sort_type": config["sort_type"]}
         current = self._start_or_resume_pass(state, identity)
         incremental = current["kind"] == "incremental"

@@ -35,6 +35,8 @@ INVALID = [
     ({"max_tasks_per_hour": -1}, "'max_tasks_per_hour' must be a whole number of at least 0"),
     ({"max_tasks_in_flight": 11}, "'max_tasks_in_flight' must be a whole number from 1 to 10"),
     ({"full_refresh": "yes"}, "'full_refresh' must be true or false"),
+    ({"max_deleted_fraction": 1.5}, "'max_deleted_fraction' must be a number from 0 to 1"),
+    ({"max_deleted_fraction": "0.1"}, "'max_deleted_fraction' must be a number from 0 to 1"),
     ({"api_url": "ftp://api.outx.ai"}, "'api_url' must be an http(s) URL"),
     ({"api_url": "api.outx.ai"}, "'api_url' must be an http(s) URL"),
     ({"api_url": "http://api.outx.ai"}, "'api_url' must use https"),

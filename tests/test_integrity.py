@@ -283,6 +283,7 @@ def test_state_of_the_wrong_shape_warns_once_and_starts_afresh(
     assert "Traceback" not in run.stderr
     (warning,) = [ln for ln in run.stderr.splitlines() if "state cannot be used" in ln]
     assert problem in warning
+    assert "Starting a full pass" in run.stderr
     assert min(starts(sandbox)) == 0
     assert len(run.records) == 150
     assert len(run.of_type("ACTIVATE_VERSION")) == 1

@@ -190,7 +190,14 @@ def test_activate_refusal(total: int, last: int | None, fraction: float, refused
     )
 
 
-GOOD_PASS = {"kind": "full", "identity": {}, "version": 1, "page_size": 100, "next_offset": 97}
+GOOD_PASS = {
+    "kind": "full",
+    "identity": {},
+    "version": 1,
+    "page_size": 100,
+    "next_offset": 97,
+    "tail": ["urn:li:fsd_profile:A"],
+}
 
 
 @pytest.mark.parametrize(
@@ -207,13 +214,15 @@ GOOD_PASS = {"kind": "full", "identity": {}, "version": 1, "page_size": 100, "ne
         ({"pass": {**GOOD_PASS, "tasks": {}}}, "'pass.tasks'"),
         ({"pass": {**GOOD_PASS, "tail": "urn"}}, "'pass.tail'"),
         ({"task_window": "2026-01-01"}, "'task_window'"),
+        ({"pass": {**GOOD_PASS, "tail": []}}, "'pass.tail' is missing"),
     ],
 )
 def test_state_of_the_wrong_shape_is_named(state: dict[str, t.Any], problem: str) -> None:
-    assert problem in passes.state_problem(state)
+    (key,) = state
+    assert problem in passes.state_problems({**state, "other": 1})[key]
 
 
 def test_good_state_passes_with_decimals_from_a_state_file() -> None:
     current = {**GOOD_PASS, "next_offset": Decimal("1E+2"), "tasks": [{"offset": Decimal(97)}]}
-    assert passes.state_problem({"pass": current, "bookmark": {"total": Decimal(5)}}) == ""
-    assert passes.state_problem({}) == ""
+    assert passes.state_problems({"pass": current, "bookmark": {"total": Decimal(5)}}) == {}
+    assert passes.state_problems({}) == {}
