@@ -84,8 +84,9 @@ class TaskPaginator:
     ``next_offset``, the first page not yet handed out, and ``tasks``, the tasks created
     for it and the pages after it, in offset order: ``{"offset", "id", "attempt", "ids"}``
     (``ids``: every task created for the page), with ``timed_out`` (earlier tasks of the
-    page still awaited) and ``not_found`` (404s so far) when they apply. An entry whose
-    ``id`` is None still has to be created.
+    page still awaited) and ``not_found`` (404s so far) when they apply, and ``bridge``
+    for a page re-read to close a gap (see passes.py). An entry whose ``id`` is None
+    still has to be created. Pages overlap: regular offsets are ``stride`` apart.
 
     Args:
         client: the OutX client.
@@ -428,7 +429,7 @@ class TaskPaginator:
         self._next_progress = now + self.progress_interval
         left = "unknown (no earlier pass to compare with)"
         if self.expected_total is not None and self._duration_estimate:
-            pages_left = max(0, self.expected_total - self.next_offset) // self.page_size + 1
+            pages_left = max(0, self.expected_total - self.next_offset) // self.stride + 1
             seconds = pages_left * self._duration_estimate
             hourly = self.pacer.max_per_hour
             if hourly and pages_left > hourly - len(self.pacer.window):
