@@ -39,7 +39,7 @@ import pytest
 import yaml
 
 from tap_linkedin_connections.sandbox import Sandbox
-from tests.conftest import expected_profile_url
+from tests.helpers import expected_profile_url
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.conftest import bookmark, run_tap, tap_config
+from tests.helpers import bookmark, run_tap, tap_config
 
 
 def iso(moment: float) -> str:
