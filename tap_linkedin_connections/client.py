@@ -216,7 +216,7 @@ class OutXClient:
         **kwargs: t.Any,
     ) -> _Answer:
         try:
-            return t.cast("_Answer", self._send_with_retries(method, path, what, read, **kwargs))
+            return self._send_with_retries(method, path, what, read, **kwargs)
         except RetriableError as exc:
             msg = (
                 f"OutX kept failing while {what}: {exc.reason} "

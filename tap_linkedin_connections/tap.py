@@ -25,7 +25,7 @@ from tap_linkedin_connections.validation import (
 )
 
 
-def _seconds(name: str, default: float, description: str) -> th.Property:
+def _seconds(name: str, default: float, description: str) -> th.Property[t.Any]:
     return th.Property(
         name, th.NumberType(exclusive_minimum=0), default=default, description=description
     )
