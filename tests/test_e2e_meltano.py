@@ -671,3 +671,97 @@ def test_the_hub_file_adds_the_tap_to_a_new_project(meltano_bin: Path, tmp_path:
     assert "task_timeout_seconds [env: TAP_LINKEDIN_CONNECTIONS_TASK_TIMEOUT_SECONDS]" in (
         listed.stdout
     )
+
+
+# The dbt example
+
+
+@pytest.fixture(scope="module")
+def dbt_bin() -> Path:
+    path = Path(os.environ.get("DBT_BIN") or ROOT / ".venv-dbt" / "bin" / "dbt")
+    if not path.exists():
+        _unavailable(f"no dbt at {path}: run python3 scripts/test.py, or set DBT_BIN")
+    return path
+
+
+def _dbt(dbt_bin: Path, workdir: Path, source_schema: str, *args: str) -> None:
+    project = ROOT / "examples" / "dbt"
+    env = {
+        **os.environ,
+        "PGHOST": PG["host"],
+        "PGPORT": str(PG["port"]),
+        "PGUSER": PG["user"],
+        "PGPASSWORD": PG["password"],
+        "PGDATABASE": PG["dbname"],
+        "LINKEDIN_SCHEMA": source_schema,
+        "DBT_SCHEMA": f"{source_schema}_dbt",
+    }
+    done = subprocess.run(
+        [
+            str(dbt_bin),
+            *args,
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+            "--target-path",
+            str(workdir / "dbt-target"),
+            "--log-path",
+            str(workdir / "dbt-logs"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, f"dbt {' '.join(args)}:\n{done.stdout[-4000:]}"
+
+
+def test_dbt_example_dates_connections(
+    pipeline: t.Callable[..., Pipeline], pg_available: None, dbt_bin: Path
+) -> None:
+    """Two loads with changes between them: first-seen and left dates come out right."""
+    pipe = pipeline(connections=300)
+    dbt_schema = f"{pipe.schema}_dbt"
+    try:
+        pipe.meltano("run", "tap-linkedin-connections", "target-postgres")
+        _dbt(dbt_bin, pipe.workdir, pipe.schema, "build")  # view, snapshot, table, tests
+        first = _history(dbt_schema)
+        assert len(first) == 300
+        assert all(row["left_at"] is None for row in first.values())
+        first_seen = {row["first_seen_at"] for row in first.values()}
+        assert len(first_seen) == 1  # everyone present at the first load
+
+        removed = pipe.sandbox.remove_connections(positions=[0, 150, 299])
+        added = pipe.sandbox.add_connections(4)
+        # Removals show only after a full pass; hard_delete stays on (the project's choice).
+        pipe.env["TAP_LINKEDIN_CONNECTIONS_FULL_REFRESH"] = "true"
+        pipe.meltano("run", "tap-linkedin-connections", "target-postgres")
+        _dbt(dbt_bin, pipe.workdir, pipe.schema, "build")  # view, snapshot, table, tests
+
+        history = _history(dbt_schema)
+        assert len(history) == 304
+        left = {urn for urn, row in history.items() if row["left_at"] is not None}
+        assert left == _urns(removed)
+        (first_time,) = first_seen
+        for urn in _urns(added):
+            assert history[urn]["first_seen_at"] > first_time
+            assert history[urn]["is_current"] is True
+        for urn in left:
+            assert history[urn]["left_at"] > history[urn]["first_seen_at"] == first_time
+            assert history[urn]["is_current"] is False
+        kept = set(history) - left - _urns(added)
+        assert all(history[urn]["first_seen_at"] == first_time for urn in kept)
+    finally:
+        _drop_schemas([dbt_schema])
+
+
+def _history(schema: str) -> dict[str, dict[str, t.Any]]:
+    with _connect() as conn, conn.cursor() as cur:
+        cur.execute(
+            f'SELECT entity_urn, first_seen_at, left_at, is_current FROM "{schema}".'
+            "connections_history"
+        )
+        names = [d.name for d in cur.description]
+        return {row[0]: dict(zip(names, row, strict=True)) for row in cur.fetchall()}
