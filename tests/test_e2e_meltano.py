@@ -618,6 +618,11 @@ def test_meltano_invoke_test_checks_the_connection_without_a_task(
     assert "Traceback" not in failed.stderr
     assert pipe.sandbox.stats()["tasks_created"] == 0
 
+    # What the README says `meltano config test` costs: it syncs until a first record.
+    del pipe.env["TAP_LINKEDIN_CONNECTIONS_API_KEY"]
+    pipe.meltano("config", "test", "tap-linkedin-connections")
+    assert pipe.sandbox.stats()["tasks_created"] == 1
+
 
 def test_the_hub_file_adds_the_tap_to_a_new_project(meltano_bin: Path, tmp_path: Path) -> None:
     """The README's `meltano add --from-ref` line, in an empty project (no install)."""
