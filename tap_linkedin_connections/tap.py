@@ -239,12 +239,17 @@ class TapLinkedInConnections(Tap):
             super().cb_test(ctx, param, value)
             return
         config: t.Any = ctx.params.get("config")
-        tap = cls(
-            config=config.config if config else None,
-            parse_env_config=config.parse_env if config else False,
-            validate_config=True,
-            setup_mapper=False,
-        )
+        try:
+            tap = cls(
+                config=config.config if config else None,
+                parse_env_config=config.parse_env if config else False,
+                validate_config=True,
+                setup_mapper=False,
+            )
+        except ConfigValidationError as exc:
+            for problem in exc.errors:
+                sys.stderr.write(f"tap-linkedin-connections: error: {problem}\n")
+            ctx.exit(1)
         sys.stderr.write(f"tap-linkedin-connections: {tap.check_connection()}\n")
         ctx.exit()
 

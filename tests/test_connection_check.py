@@ -55,3 +55,18 @@ def test_test_schema_still_prints_the_schema_without_a_request(
     assert run.returncode == 0, run.stderr
     assert [m["stream"] for m in run.of_type("SCHEMA")] == ["connections"]
     assert sum(sandbox.stats()["requests"].values()) == 0
+
+
+def test_a_missing_key_fails_in_one_line_without_a_request(
+    make_sandbox: t.Callable[..., Sandbox], tmp_path
+) -> None:
+    sandbox = make_sandbox(connections=10)
+    config = tap_config(sandbox.url)
+    del config["api_key"]
+    run = run_tap(config, tmp_path, extra_args=["--test"])
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    errors = [line for line in run.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1
+    assert "'api_key'" in errors[0]
+    assert sum(sandbox.stats()["requests"].values()) == 0
