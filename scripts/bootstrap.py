@@ -1,7 +1,8 @@
 """Set up what the demo and the tests need, from nothing but Python >= 3.10 and PyPI.
 
-- ``.venv``: the tap, editable, with its development tools;
+- ``.venv``: the tap, editable, with its development tools (the ``dev`` dependency group);
 - ``.venv-meltano``: Meltano, in its own environment (its dependencies are its own);
+- ``.venv-dbt``: dbt with its PostgreSQL adapter, for the example in ``examples/dbt``;
 - ``.meltano/``: the plugins of ``meltano.yml`` that are asked for, installed by Meltano.
 
 Each step is skipped while what it was built from (``pyproject.toml``, ``meltano.yml``)
@@ -21,6 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT_VENV = ROOT / ".venv"
 MELTANO_VENV = ROOT / ".venv-meltano"
 MELTANO_REQUIREMENT = "meltano~=4.4.1"
+DBT_VENV = ROOT / ".venv-dbt"
+# dbt-core is pinned too: newer ones fetch a parser wheel from GitHub while installing.
+DBT_REQUIREMENTS = ("dbt-core~=1.10.0", "dbt-postgres~=1.10.0")
 LOG = ROOT / ".meltano" / "last-setup-failure.log"
 
 
@@ -75,7 +79,8 @@ def _ensure_venv(env_dir: Path, fingerprint: str, *requirements: str) -> Path:
             raise SetupError(
                 f"cannot create {env_dir.name} ({exc}); on Debian/Ubuntu install python3-venv"
             ) from None
-    run([python, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], "pip upgrade")
+    # pip >= 25.1 installs dependency groups (--group).
+    run([python, "-m", "pip", "install", "--quiet", "--upgrade", "pip>=25.1"], "pip upgrade")
     run([python, "-m", "pip", "install", "--quiet", *requirements], "pip install")
     stamp.write_text(fingerprint + "\n", encoding="utf-8")
     return python
@@ -83,7 +88,15 @@ def _ensure_venv(env_dir: Path, fingerprint: str, *requirements: str) -> Path:
 
 def ensure_project_venv() -> Path:
     """The project's environment; returns its python."""
-    return _ensure_venv(PROJECT_VENV, _fingerprint("pyproject.toml"), "-e", f"{ROOT}[dev]")
+    return _ensure_venv(
+        PROJECT_VENV, _fingerprint("pyproject.toml"), "-e", str(ROOT), "--group", "dev"
+    )
+
+
+def ensure_dbt() -> Path:
+    """dbt with its PostgreSQL adapter, in its own environment; returns the dbt executable."""
+    _ensure_venv(DBT_VENV, " ".join(DBT_REQUIREMENTS), *DBT_REQUIREMENTS)
+    return bin_path(DBT_VENV, "dbt")
 
 
 def ensure_meltano(*plugins: str) -> Path:
@@ -97,3 +110,17 @@ def ensure_meltano(*plugins: str) -> Path:
         run([meltano, "install", *plugins], "meltano install")
         stamp.write_text(fingerprint + "\n", encoding="utf-8")
     return meltano
+
+
+def main() -> int:
+    """``python3 scripts/bootstrap.py``: just the project's environment (for the linters)."""
+    try:
+        ensure_project_venv()
+    except SetupError as exc:
+        print(f"setup failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

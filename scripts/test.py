@@ -6,20 +6,27 @@ import os
 import subprocess
 import sys
 
-from bootstrap import ROOT, SetupError, ensure_meltano, ensure_project_venv, say
+from bootstrap import ROOT, SetupError, ensure_dbt, ensure_meltano, ensure_project_venv, say
 
 #: The plugins the end-to-end tests run.
-PLUGINS = ("tap-linkedin-connections", "target-csv", "target-postgres")
+PLUGINS = (
+    "tap-linkedin-connections",
+    "target-csv",
+    "target-postgres",
+    "target-jsonl",
+    "target-duckdb",
+)
 
 
 def main() -> int:
     try:
         python = ensure_project_venv()
         meltano = ensure_meltano(*PLUGINS)
+        dbt = ensure_dbt()
     except SetupError as exc:
         print(f"setup failed: {exc}", file=sys.stderr)
         return 1
-    env = {**os.environ, "MELTANO_BIN": str(meltano)}
+    env = {**os.environ, "MELTANO_BIN": str(meltano), "DBT_BIN": str(dbt)}
     say("running the test suite")
     return subprocess.call([python, "-m", "pytest", *sys.argv[1:]], cwd=ROOT, env=env)
 

@@ -14,6 +14,7 @@ import random
 import re
 import time
 import typing as t
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 
@@ -192,6 +193,18 @@ class OutXClient:
         params = {"api_agent_task_id": task_id}
         return self._call("GET", TASK_STATUS_PATH, "polling a task", _read_status, params=params)
 
+    def check_connection(self) -> None:
+        """Check the key and the extension without creating a task (no LinkedIn action).
+
+        Polls the status of a random task id that cannot exist: OutX answers 401 for a
+        bad key, 403 when no team member's extension is active, and 404 when both are
+        fine. Raises :class:`ApiKeyRejected` or :class:`ExtensionInactive` accordingly.
+        """
+        try:
+            self.task_status(str(uuid.uuid4()))
+        except TaskNotFound:
+            return
+
     # HTTP plumbing
 
     def _call(
@@ -203,7 +216,7 @@ class OutXClient:
         **kwargs: t.Any,
     ) -> _Answer:
         try:
-            return t.cast("_Answer", self._send_with_retries(method, path, what, read, **kwargs))
+            return self._send_with_retries(method, path, what, read, **kwargs)
         except RetriableError as exc:
             msg = (
                 f"OutX kept failing while {what}: {exc.reason} "

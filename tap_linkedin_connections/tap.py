@@ -7,13 +7,15 @@ import os
 import sys
 import typing as t
 
+import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
+from singer_sdk.tap_base import CliTestOptionValue
 
-from tap_linkedin_connections.client import OutXError
+from tap_linkedin_connections.client import OutXClient, OutXError
 from tap_linkedin_connections.streams import ConnectionsStream
 from tap_linkedin_connections.validation import (
     RECENTLY_ADDED,
@@ -23,7 +25,7 @@ from tap_linkedin_connections.validation import (
 )
 
 
-def _seconds(name: str, default: float, description: str) -> th.Property:
+def _seconds(name: str, default: float, description: str) -> th.Property[t.Any]:
     return th.Property(
         name, th.NumberType(exclusive_minimum=0), default=default, description=description
     )
@@ -241,6 +243,57 @@ class TapLinkedInConnections(Tap):
     def discover_streams(self) -> list[ConnectionsStream]:
         """The tap's one stream."""
         return [ConnectionsStream(tap=self)]
+
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """``--test``: check the key and the extension; ``--test=schema`` as the SDK does.
+
+        The SDK's ``--test`` syncs one record, which here creates a task: a real LinkedIn
+        action. This check creates none.
+        """
+        if value != CliTestOptionValue.All.value:
+            super().cb_test(ctx, param, value)
+            return
+        config: t.Any = ctx.params.get("config")
+        try:
+            tap = cls(
+                config=config.config if config else None,
+                parse_env_config=config.parse_env if config else False,
+                validate_config=True,
+                setup_mapper=False,
+            )
+        except ConfigValidationError as exc:
+            for problem in exc.errors:
+                sys.stderr.write(f"tap-linkedin-connections: error: {problem}\n")
+            ctx.exit(1)
+        sys.stderr.write(f"tap-linkedin-connections: {tap.check_connection()}\n")
+        ctx.exit()
+
+    def check_connection(self) -> str:
+        """Check the API key and the extension at no LinkedIn action; say what passed.
+
+        Raises the client's one-line :class:`OutXError` when either is not fine.
+        """
+        config = self.config
+        client = OutXClient(
+            api_url=config["api_url"],
+            api_key=config["api_key"],
+            request_timeout=float(config["request_timeout_seconds"]),
+            max_request_attempts=int(config["max_request_attempts"]),
+            retry_initial_wait=float(config["retry_initial_wait_seconds"]),
+            retry_max_wait=float(config["retry_max_wait_seconds"]),
+            user_agent=f"{self.name}/{self.plugin_version}",
+            logger=self.logger,
+        )
+        try:
+            client.check_connection()
+        finally:
+            client.close()
+        return (
+            f"connection test passed: {client.api_url} accepted the API key and a team "
+            "member's OutX extension is active (checked by asking for an unknown task; "
+            "no task created)"
+        )
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # A private SDK hook, overridden because it is the one place that sees the merged

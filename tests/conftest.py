@@ -1,104 +1,13 @@
-"""Shared helpers: a sandbox per test, and the tap run as its users run it (the CLI)."""
+"""Fixtures: a sandbox per test. Shared helpers live in tests/helpers.py."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import typing as t
-from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
 from tap_linkedin_connections.sandbox import Sandbox
-
-#: A key that looks like a real one, so a leak would be found by searching for it.
-API_KEY = "outx-team-key-3f9c1d7e5b2a4c8e9f0a1b2c3d4e5f60"
-
-#: Settings that make a sandbox run take milliseconds instead of minutes.
-FAST_SETTINGS: dict[str, t.Any] = {
-    "poll_interval_min_seconds": 0.002,
-    "poll_interval_max_seconds": 0.02,
-    "task_timeout_seconds": 5,
-    "request_timeout_seconds": 5,
-    "retry_initial_wait_seconds": 0.005,
-    "retry_max_wait_seconds": 0.05,
-    "max_tasks_per_hour": None,
-}
-
-
-def expected_profile_url(slug: str | None) -> str | None:
-    """The profile_url a record must carry for a public_identifier."""
-    return "https://www.linkedin.com/in/" + quote(slug, safe="-_.~") if slug else None
-
-
-def tap_config(url: str, **overrides: t.Any) -> dict[str, t.Any]:
-    """A config for the tap against a local server, fast by default."""
-    return {"api_key": API_KEY, "api_url": url, **FAST_SETTINGS, **overrides}
-
-
-@dataclass
-class TapRun:
-    """What one run of the tap printed, parsed."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def messages(self) -> list[dict[str, t.Any]]:
-        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
-
-    @property
-    def records(self) -> list[dict[str, t.Any]]:
-        return [m["record"] for m in self.messages if m["type"] == "RECORD"]
-
-    @property
-    def states(self) -> list[dict[str, t.Any]]:
-        return [m["value"] for m in self.messages if m["type"] == "STATE"]
-
-    @property
-    def last_state(self) -> dict[str, t.Any] | None:
-        states = self.states
-        return states[-1] if states else None
-
-    def of_type(self, kind: str) -> list[dict[str, t.Any]]:
-        return [m for m in self.messages if m["type"] == kind]
-
-
-def run_tap(
-    config: dict[str, t.Any],
-    tmp_path: Path,
-    *,
-    state: dict[str, t.Any] | None = None,
-    extra_args: t.Sequence[str] = (),
-    env: dict[str, str] | None = None,
-    timeout: float = 120,
-) -> TapRun:
-    """Run ``python -m tap_linkedin_connections`` with this config (and state)."""
-    config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps(config))
-    args = [sys.executable, "-m", "tap_linkedin_connections", "--config", str(config_file)]
-    if state is not None:
-        state_file = tmp_path / "state.json"
-        state_file.write_text(json.dumps(state))
-        args += ["--state", str(state_file)]
-    environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TAP_LINKEDIN_CONNECTIONS_")},
-        **(env or {}),
-    }
-    done = subprocess.run(
-        [*args, *extra_args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=environment,
-        check=False,
-    )
-    return TapRun(done.returncode, done.stdout, done.stderr)
+from tests.helpers import API_KEY
 
 
 @pytest.fixture
@@ -116,9 +25,3 @@ def make_sandbox() -> t.Iterator[t.Callable[..., Sandbox]]:
     yield make
     for sandbox in started:
         sandbox.stop()
-
-
-def bookmark(state: dict[str, t.Any] | None) -> dict[str, t.Any]:
-    """The connections stream's part of a STATE value."""
-    assert state is not None, "the tap wrote no STATE"
-    return t.cast("dict[str, t.Any]", state["bookmarks"]["connections"])

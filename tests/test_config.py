@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import API_KEY, run_tap, tap_config
+from tests.helpers import API_KEY, run_tap, tap_config
 from tests.scripted_server import ScriptedServer, task_created, task_state
 
 INVALID = [

@@ -8,7 +8,7 @@ from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
 from tap_linkedin_connections.sandbox import Sandbox
 from tap_linkedin_connections.tap import TapLinkedInConnections
-from tests.conftest import API_KEY, tap_config
+from tests.helpers import API_KEY, tap_config
 
 # The SDK builds the tap when the tests are collected, so the sandbox must already run.
 _sandbox = Sandbox(connections=250, seed=13, api_key=API_KEY, pickup_delay=0.001, work_time=0.001)

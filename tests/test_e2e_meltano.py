@@ -8,15 +8,16 @@ the plugins already installed in the project's `.meltano/` (MELTANO_SYS_DIR_ROOT
 a system database (and so Meltano state) of their own per test, a PostgreSQL schema of
 their own per test (dropped afterwards) and a CSV folder of their own per test.
 
-Why a copy at all: Meltano 4.4.1 cannot pass a `kind: decimal` setting given through an
-environment variable (it fails with "Object of type Decimal is not JSON serializable"),
-so the fast polling these tests need goes into the copy's `dev` environment instead of
-`TAP_LINKEDIN_CONNECTIONS_POLL_INTERVAL_MIN_SECONDS` and friends.
+Why a copy at all: the durations are `kind: integer` (Meltano 4.4.1 cannot pass a
+`kind: decimal` setting given through an environment variable), so whole seconds only
+come through `TAP_LINKEDIN_CONNECTIONS_POLL_INTERVAL_MIN_SECONDS` and friends; the fast,
+fractional polling these tests need goes into the copy's `dev` environment instead.
 
 Needs: `.venv-meltano/bin/meltano` (or MELTANO_BIN) with the plugins installed (the
-tests install the three they use if they are missing), and PostgreSQL on 127.0.0.1:5432
-(PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE override it). Without them the tests are
-skipped, except under CI=true, where they fail.
+tests install the ones they use if they are missing), PostgreSQL on 127.0.0.1:5432
+(PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE override it), and for the dbt example
+`.venv-dbt/bin/dbt` (or DBT_BIN). Without them the tests are skipped, except under
+CI=true, where they fail.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import pytest
 import yaml
 
 from tap_linkedin_connections.sandbox import Sandbox
-from tests.conftest import expected_profile_url
+from tests.helpers import expected_profile_url
 
 pytestmark = pytest.mark.e2e
 
@@ -82,11 +83,12 @@ PG: dict[str, t.Any] = {
     "dbname": os.environ.get("PGDATABASE", "postgres"),
 }
 
-#: Settings whose Meltano kind follows from the tap's JSON schema type.
+#: Settings whose Meltano kind follows from the tap's JSON schema type. Numbers (the
+#: durations) are integers: Meltano 4.4 cannot pass a decimal from the environment.
 MELTANO_KIND = {
     "string": "string",
     "integer": "integer",
-    "number": "decimal",
+    "number": "integer",
     "boolean": "boolean",
     "object": "object",
 }
@@ -121,7 +123,7 @@ def meltano_bin() -> Path:
         _unavailable(f"no meltano at {path}: run python3 scripts/test.py, or set MELTANO_BIN")
     wanted = {
         "extractors": ["tap-linkedin-connections"],
-        "loaders": ["target-csv", "target-postgres"],
+        "loaders": ["target-csv", "target-postgres", "target-jsonl", "target-duckdb"],
     }
     missing = [
         name
@@ -205,7 +207,14 @@ class Pipeline:
 
     def _base_env(self) -> dict[str, str]:
         # Nothing of the caller's Meltano or plugin settings leaks in.
-        prefixes = ("MELTANO_", "TAP_LINKEDIN_CONNECTIONS", "TARGET_POSTGRES_", "TARGET_CSV_")
+        prefixes = (
+            "MELTANO_",
+            "TAP_LINKEDIN_CONNECTIONS",
+            "TARGET_POSTGRES_",
+            "TARGET_CSV_",
+            "TARGET_JSONL_",
+            "TARGET_DUCKDB_",
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
         env.update(
             {
@@ -223,6 +232,8 @@ class Pipeline:
                 # target-postgres 0.8.1 needs a password, even an empty one (trust auth).
                 "TARGET_POSTGRES_PASSWORD": PG["password"],
                 "TARGET_CSV_OUTPUT_PATH": str(self.workdir / "csv"),
+                "TARGET_JSONL_DESTINATION_PATH": str(self.workdir / "jsonl"),
+                "TARGET_DUCKDB_FILEPATH": str(self.workdir / "linkedin.duckdb"),
             }
         )
         env.update(self.env)
@@ -342,7 +353,8 @@ def test_meltano_yml_declares_every_tap_setting_as_the_tap_does() -> None:
     for name, prop in about.items():
         setting = declared[name]
         json_type = next(x for x in prop["type"] if x != "null")
-        assert setting.get("kind") == MELTANO_KIND[json_type], name
+        kind = "options" if prop.get("enum") else MELTANO_KIND[json_type]
+        assert setting.get("kind") == kind, name
         assert setting.get("label"), name
         assert setting.get("description"), name
         assert setting.get("value") == prop.get("default"), name
@@ -492,3 +504,269 @@ def test_stream_maps_and_flattening(pipeline: t.Callable[..., Pipeline]) -> None
         original = source[row["entity_urn"]]
         assert row["name"] == hashlib.md5(original["name"].encode()).hexdigest()
         assert row["last_name"] == original["last_name"]
+
+
+# Other loaders: the README lists them with these row counts.
+
+
+def test_jsonl_lands_every_connection(pipeline: t.Callable[..., Pipeline]) -> None:
+    pipe = pipeline()
+    (pipe.workdir / "jsonl").mkdir()
+    pipe.meltano("run", "tap-linkedin-connections", "target-jsonl")
+    lines = (pipe.workdir / "jsonl" / "connections.jsonl").read_text(encoding="utf-8")
+    rows = [json.loads(line) for line in lines.splitlines()]
+    assert len(rows) == CONNECTIONS
+    assert _urns(rows) == _urns(pipe.sandbox.connections())
+
+
+def test_duckdb_with_its_pin_lands_every_connection(pipeline: t.Callable[..., Pipeline]) -> None:
+    """target-duckdb 0.8.0 loses a row per batch with duckdb >= 1.1; the pin keeps all."""
+    pipe = pipeline()
+    pipe.meltano("run", "tap-linkedin-connections", "target-duckdb")
+    python = ROOT / ".meltano" / "loaders" / "target-duckdb" / "venv" / "bin" / "python"
+    query = (
+        "import duckdb, json, sys\n"
+        "db = duckdb.connect(sys.argv[1], read_only=True)\n"
+        # The database file is named linkedin too: catalog.schema.table.
+        "rows = db.execute('SELECT entity_urn FROM linkedin.linkedin.connections').fetchall()\n"
+        "print(json.dumps([r[0] for r in rows]))\n"
+    )
+    done = subprocess.run(
+        [python, "-c", query, str(pipe.workdir / "linkedin.duckdb")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    urns = json.loads(done.stdout)
+    assert len(urns) == CONNECTIONS
+    assert set(urns) == _urns(pipe.sandbox.connections())
+
+
+# Settings through the environment, --test, the Hub definition
+
+
+#: A value for every tap setting, as a user would export it, and what the tap must get.
+ENV_SETTINGS: dict[str, tuple[str, t.Any]] = {
+    "keyword": ("", None),
+    "sort_type": ("RECENTLY_ADDED", "RECENTLY_ADDED"),
+    "page_size": ("100", 100),
+    "poll_interval_min_seconds": ("1", 1),
+    "poll_interval_max_seconds": ("2", 2),
+    "task_timeout_seconds": ("30", 30),
+    "max_task_attempts": ("2", 2),
+    "request_timeout_seconds": ("9", 9),
+    "max_request_attempts": ("4", 4),
+    "retry_initial_wait_seconds": ("1", 1),
+    "retry_max_wait_seconds": ("3", 3),
+    "max_tasks_in_flight": ("1", 1),
+    "max_tasks_per_hour": ("500", 500),
+    "max_tasks_per_run": ("50", 50),
+    "full_refresh": ("true", True),
+    "progress_interval_seconds": ("5", 5),
+    "stream_maps": ('{"connections": {"headline": null}}', {"connections": {"headline": None}}),
+    "stream_map_config": ('{"a": 1}', {"a": 1}),
+    "faker_config": ('{"locale": "en_US"}', {"locale": "en_US"}),
+    "flattening_enabled": ("false", False),
+    "flattening_max_depth": ("1", 1),
+    "flattening_max_key_length": ("60", 60),
+    "flattening_separator": ("__", "__"),
+}
+
+
+def test_every_setting_works_through_environment_variables(
+    pipeline: t.Callable[..., Pipeline],
+) -> None:
+    """Durations included: Meltano 4.4 passes them (it crashed on kind: decimal)."""
+    assert set(ENV_SETTINGS) | {"api_key", "api_url"} == set(_about()["settings"]["properties"])
+    pipe = pipeline(connections=150)
+    pipe.env.update(
+        {f"TAP_LINKEDIN_CONNECTIONS_{name.upper()}": raw for name, (raw, _) in ENV_SETTINGS.items()}
+    )
+    dumped = json.loads(pipe.meltano("invoke", "--dump=config", "tap-linkedin-connections").stdout)
+    for name, (_, expected) in ENV_SETTINGS.items():
+        if expected is not None:
+            assert dumped[name] == expected, name
+            assert type(dumped[name]) is type(expected), name
+
+    pipe.meltano("run", "tap-linkedin-connections", "target-csv", timeout=120)
+    rows = pipe.csv_rows()
+    assert len(rows) == 150
+    assert "headline" not in rows[0]  # the stream map from the environment applied
+
+
+def test_meltano_invoke_test_checks_the_connection_without_a_task(
+    pipeline: t.Callable[..., Pipeline],
+) -> None:
+    pipe = pipeline(connections=10)
+    done = pipe.meltano("invoke", "tap-linkedin-connections", "--test")
+    assert "connection test passed" in done.stderr
+    assert pipe.sandbox.stats()["tasks_created"] == 0
+
+    pipe.env["TAP_LINKEDIN_CONNECTIONS_API_KEY"] = "wrong-key"
+    failed = subprocess.run(
+        [str(pipe.meltano_bin), "invoke", "tap-linkedin-connections", "--test"],
+        cwd=pipe.project,
+        env=pipe._base_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert failed.returncode != 0
+    assert "rejected the API key (HTTP 401" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    assert pipe.sandbox.stats()["tasks_created"] == 0
+
+    # What the README says `meltano config test` costs: it syncs until a first record.
+    del pipe.env["TAP_LINKEDIN_CONNECTIONS_API_KEY"]
+    pipe.meltano("config", "test", "tap-linkedin-connections")
+    assert pipe.sandbox.stats()["tasks_created"] == 1
+
+
+def test_the_hub_file_adds_the_tap_to_a_new_project(meltano_bin: Path, tmp_path: Path) -> None:
+    """The README's `meltano add --from-ref` line, in an empty project (no install)."""
+    project = tmp_path / "new-project"
+    project.mkdir()
+    (project / "meltano.yml").write_text(
+        'requires_meltano: ">=4.4"\nproject_id: 7f0c2f5e-0b39-4a43-9a0e-1b7d3c1e2a11\n'
+        "send_anonymous_usage_stats: false\ndefault_environment: dev\n"
+        "environments:\n  - name: dev\n",
+        encoding="utf-8",
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MELTANO_")},
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    hub_file = ROOT / "hub" / "tap-linkedin-connections.yml"
+    done = subprocess.run(
+        [
+            str(meltano_bin),
+            "add",
+            "--plugin-type",
+            "extractor",
+            "tap-linkedin-connections",
+            "--from-ref",
+            str(hub_file),
+            "--no-install",
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    added = yaml.safe_load((project / "meltano.yml").read_text(encoding="utf-8"))
+    extractor = added["plugins"]["extractors"][0]
+    assert extractor["name"] == "tap-linkedin-connections"
+    assert extractor["pip_url"] == "tap-linkedin-connections"
+    listed = subprocess.run(
+        [str(meltano_bin), "config", "list", "tap-linkedin-connections"],
+        cwd=project,
+        env={**env, "TAP_LINKEDIN_CONNECTIONS_TASK_TIMEOUT_SECONDS": "240"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    assert "task_timeout_seconds [env: TAP_LINKEDIN_CONNECTIONS_TASK_TIMEOUT_SECONDS]" in (
+        listed.stdout
+    )
+
+
+# The dbt example
+
+
+@pytest.fixture(scope="module")
+def dbt_bin() -> Path:
+    path = Path(os.environ.get("DBT_BIN") or ROOT / ".venv-dbt" / "bin" / "dbt")
+    if not path.exists():
+        _unavailable(f"no dbt at {path}: run python3 scripts/test.py, or set DBT_BIN")
+    return path
+
+
+def _dbt(dbt_bin: Path, workdir: Path, source_schema: str, *args: str) -> None:
+    project = ROOT / "examples" / "dbt"
+    env = {
+        **os.environ,
+        "PGHOST": PG["host"],
+        "PGPORT": str(PG["port"]),
+        "PGUSER": PG["user"],
+        "PGPASSWORD": PG["password"],
+        "PGDATABASE": PG["dbname"],
+        "LINKEDIN_SCHEMA": source_schema,
+        "DBT_SCHEMA": f"{source_schema}_dbt",
+    }
+    done = subprocess.run(
+        [
+            str(dbt_bin),
+            *args,
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+            "--target-path",
+            str(workdir / "dbt-target"),
+            "--log-path",
+            str(workdir / "dbt-logs"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, f"dbt {' '.join(args)}:\n{done.stdout[-4000:]}"
+
+
+def test_dbt_example_dates_connections(
+    pipeline: t.Callable[..., Pipeline], pg_available: None, dbt_bin: Path
+) -> None:
+    """Two loads with changes between them: first-seen and left dates come out right."""
+    pipe = pipeline(connections=300)
+    dbt_schema = f"{pipe.schema}_dbt"
+    try:
+        pipe.meltano("run", "tap-linkedin-connections", "target-postgres")
+        _dbt(dbt_bin, pipe.workdir, pipe.schema, "build")  # view, snapshot, table, tests
+        first = _history(dbt_schema)
+        assert len(first) == 300
+        assert all(row["left_at"] is None for row in first.values())
+        first_seen = {row["first_seen_at"] for row in first.values()}
+        assert len(first_seen) == 1  # everyone present at the first load
+
+        removed = pipe.sandbox.remove_connections(positions=[0, 150, 299])
+        added = pipe.sandbox.add_connections(4)
+        # Removals show only after a full pass; hard_delete stays on (the project's choice).
+        pipe.env["TAP_LINKEDIN_CONNECTIONS_FULL_REFRESH"] = "true"
+        pipe.meltano("run", "tap-linkedin-connections", "target-postgres")
+        _dbt(dbt_bin, pipe.workdir, pipe.schema, "build")  # view, snapshot, table, tests
+
+        history = _history(dbt_schema)
+        assert len(history) == 304
+        left = {urn for urn, row in history.items() if row["left_at"] is not None}
+        assert left == _urns(removed)
+        (first_time,) = first_seen
+        for urn in _urns(added):
+            assert history[urn]["first_seen_at"] > first_time
+            assert history[urn]["is_current"] is True
+        for urn in left:
+            assert history[urn]["left_at"] > history[urn]["first_seen_at"] == first_time
+            assert history[urn]["is_current"] is False
+        kept = set(history) - left - _urns(added)
+        assert all(history[urn]["first_seen_at"] == first_time for urn in kept)
+    finally:
+        _drop_schemas([dbt_schema])
+
+
+def _history(schema: str) -> dict[str, dict[str, t.Any]]:
+    with _connect() as conn, conn.cursor() as cur:
+        cur.execute(
+            f'SELECT entity_urn, first_seen_at, left_at, is_current FROM "{schema}".'
+            "connections_history"
+        )
+        names = [d.name for d in cur.description]
+        return {row[0]: dict(zip(names, row, strict=True)) for row in cur.fetchall()}

@@ -11,7 +11,7 @@ from tap_linkedin_connections.sandbox.drill import (
     RESILIENT_SETTINGS,
     extra_tasks_by_offset,
 )
-from tests.conftest import API_KEY, run_tap, tap_config
+from tests.helpers import API_KEY, run_tap, tap_config
 
 
 def wasted_tasks(sandbox) -> dict[int, int]:

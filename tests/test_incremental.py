@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from tests.conftest import bookmark, run_tap, tap_config
+from tests.helpers import bookmark, run_tap, tap_config
 
 
 def newest_urns(sandbox, k: int) -> list[str]:

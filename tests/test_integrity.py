@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import API_KEY, bookmark, run_tap, tap_config
+from tests.helpers import API_KEY, bookmark, run_tap, tap_config
 
 
 def urns(connections: list[dict[str, t.Any]]) -> list[str]:

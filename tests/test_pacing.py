@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tap_linkedin_connections.pacing import TaskPacer
-from tests.conftest import bookmark, run_tap, tap_config
+from tests.helpers import bookmark, run_tap, tap_config
 
 
 def iso(moment: float) -> str:

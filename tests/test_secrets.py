@@ -8,7 +8,7 @@ import pytest
 
 from tap_linkedin_connections.sandbox.drill import HEAVY_FAULT_PROFILE, RESILIENT_SETTINGS
 from tap_linkedin_connections.tap import SecretRedactor, TapLinkedInConnections
-from tests.conftest import API_KEY, run_tap, tap_config
+from tests.helpers import API_KEY, run_tap, tap_config
 from tests.scripted_server import Answer, ScriptedServer, task_created, task_state
 
 DEBUG = {"LOGLEVEL": "DEBUG"}

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from tap_linkedin_connections.client import CONNECTION_FIELDS
-from tests.conftest import bookmark, expected_profile_url, run_tap, tap_config
+from tests.helpers import bookmark, expected_profile_url, run_tap, tap_config
 
 SCHEMA_FIELDS = {*CONNECTION_FIELDS, "profile_url"}
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import API_KEY, run_tap, tap_config
+from tests.helpers import API_KEY, run_tap, tap_config
 from tests.scripted_server import Answer, ScriptedServer, task_created, task_state
 
 

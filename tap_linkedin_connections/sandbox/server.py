@@ -504,6 +504,10 @@ class Sandbox:
     def _task_status(self, task_id: str) -> tuple[int, dict[str, Any]]:
         with self._cond:
             task = self._tasks.get(task_id)
+            if task is None and not self._settings.extension_active:
+                # Measured on OutX: an unknown task id answers 403 while no extension is
+                # active, which is how the tap's --test checks the extension for free.
+                return 403, {"error": EXTENSION_INACTIVE}
             if task is None or task.forgotten:
                 return 404, {"error": "Agent task not found"}
             task.polls += 1

@@ -1,0 +1,13 @@
+-- The connections the account has now. With target-postgres' hard_delete false, a
+-- connection that a full pass no longer saw stays with _sdc_deleted_at set: left out here.
+select
+    entity_urn,
+    name,
+    first_name,
+    last_name,
+    headline,
+    public_identifier,
+    profile_url,
+    profile_image_url
+from {{ source('linkedin', 'connections') }}
+where _sdc_deleted_at is null

@@ -1,0 +1,72 @@
+"""``--test`` checks the key and the extension without creating a task."""
+
+from __future__ import annotations
+
+import typing as t
+
+from tap_linkedin_connections.sandbox import Sandbox
+from tests.helpers import API_KEY, run_tap, tap_config
+
+
+def test_passes_against_the_sandbox_without_creating_a_task(
+    make_sandbox: t.Callable[..., Sandbox], tmp_path
+) -> None:
+    sandbox = make_sandbox(connections=10)
+    run = run_tap(tap_config(sandbox.url, max_tasks_in_flight=2), tmp_path, extra_args=["--test"])
+    assert run.returncode == 0, run.stderr
+    assert "connection test passed" in run.stderr
+    assert "no task created" in run.stderr
+    assert run.records == []
+    assert sandbox.stats()["tasks_created"] == 0
+
+
+def test_a_wrong_key_fails_in_one_line(make_sandbox: t.Callable[..., Sandbox], tmp_path) -> None:
+    sandbox = make_sandbox(connections=10)
+    config = tap_config(sandbox.url, api_key="not-" + API_KEY)
+    run = run_tap(config, tmp_path, extra_args=["--test"])
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr
+    errors = [line for line in run.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1
+    assert "rejected the API key (HTTP 401" in errors[0]
+    assert "not-" + API_KEY not in run.stderr
+    assert sandbox.stats()["tasks_created"] == 0
+
+
+def test_an_inactive_extension_fails_in_one_line(
+    make_sandbox: t.Callable[..., Sandbox], tmp_path
+) -> None:
+    sandbox = make_sandbox(connections=10, extension_active=False)
+    run = run_tap(tap_config(sandbox.url), tmp_path, extra_args=["--test"])
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr
+    errors = [line for line in run.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1
+    assert "HTTP 403" in errors[0]
+    assert "extension" in errors[0]
+    assert sandbox.stats()["tasks_created"] == 0
+
+
+def test_test_schema_still_prints_the_schema_without_a_request(
+    make_sandbox: t.Callable[..., Sandbox], tmp_path
+) -> None:
+    sandbox = make_sandbox(connections=10)
+    run = run_tap(tap_config(sandbox.url), tmp_path, extra_args=["--test=schema"])
+    assert run.returncode == 0, run.stderr
+    assert [m["stream"] for m in run.of_type("SCHEMA")] == ["connections"]
+    assert sum(sandbox.stats()["requests"].values()) == 0
+
+
+def test_a_missing_key_fails_in_one_line_without_a_request(
+    make_sandbox: t.Callable[..., Sandbox], tmp_path
+) -> None:
+    sandbox = make_sandbox(connections=10)
+    config = tap_config(sandbox.url)
+    del config["api_key"]
+    run = run_tap(config, tmp_path, extra_args=["--test"])
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    errors = [line for line in run.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1
+    assert "'api_key'" in errors[0]
+    assert sum(sandbox.stats()["requests"].values()) == 0
