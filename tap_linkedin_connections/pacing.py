@@ -269,9 +269,10 @@ class TaskPacer:
 
         return self.log if isinstance(self.log, TaskLedger) else None
 
-    @property
-    def max_per_hour(self) -> int | None:
-        return self.rules.per_hour
+    def close(self) -> None:
+        """Release the ledger's connections, if any."""
+        if self.ledger is not None:
+            self.ledger.close()
 
     def counts(self) -> tuple[int, int]:
         """Creates that count in the last hour and the last day."""
