@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import typing as t
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -14,6 +16,11 @@ from urllib.parse import quote
 import pytest
 
 from tap_linkedin_connections.sandbox import Sandbox
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PG_HOST = os.environ.get("PGHOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("PGPORT", "5432"))
+PG_USER = os.environ.get("PGUSER", "postgres")
 
 #: A key that looks like a real one, so a leak would be found by searching for it.
 API_KEY = "outx-team-key-3f9c1d7e5b2a4c8e9f0a1b2c3d4e5f60"
@@ -131,3 +138,31 @@ def bookmark(state: dict[str, t.Any] | None) -> dict[str, t.Any]:
     """The connections stream's part of a STATE value."""
     assert state is not None, "the tap wrote no STATE"
     return t.cast("dict[str, t.Any]", state["bookmarks"]["connections"])
+
+
+@pytest.fixture
+def pg_ledger_url():
+    """A PostgreSQL database of the test's own, dropped afterwards."""
+    psycopg = pytest.importorskip("psycopg", reason="psycopg 3 is in the dev extras")
+    name = f"ledger_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(
+            host=PG_HOST,
+            port=PG_PORT,
+            user=PG_USER,
+            dbname="postgres",
+            autocommit=True,
+            connect_timeout=3,
+        )
+    except psycopg.Error as exc:
+        reason = f"PostgreSQL is not reachable on {PG_HOST}:{PG_PORT} ({exc})"
+        if IN_CI:
+            pytest.fail(f"{reason} (required under CI=true)")
+        pytest.skip(reason)
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+        finally:
+            with contextlib.suppress(psycopg.Error):
+                admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

@@ -5,16 +5,13 @@ Two processes sharing one ledger run for real, against SQLite and the local Post
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
-import os
 import random
 import statistics
 import subprocess
 import sys
 import textwrap
-import uuid
 from pathlib import Path
 
 import pytest
@@ -39,11 +36,7 @@ from tap_linkedin_connections.pacing import (
 )
 from tests.conftest import API_KEY
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 QUERY = {"sort_type": "RECENTLY_ADDED"}
-PG_HOST = os.environ.get("PGHOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("PGPORT", "5432"))
-PG_USER = os.environ.get("PGUSER", "postgres")
 
 
 def sqlite_url(tmp_path: Path) -> str:
@@ -372,34 +365,6 @@ def two_processes_share_one_budget(url: str) -> tuple[int, int]:
 def test_two_processes_share_one_sqlite_budget(tmp_path):
     made, rows = two_processes_share_one_budget(sqlite_url(tmp_path))
     assert made == rows == 15
-
-
-@pytest.fixture
-def pg_ledger_url():
-    """A PostgreSQL database of the test's own, dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg", reason="psycopg 3 is in the dev extras")
-    name = f"ledger_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(
-            host=PG_HOST,
-            port=PG_PORT,
-            user=PG_USER,
-            dbname="postgres",
-            autocommit=True,
-            connect_timeout=3,
-        )
-    except psycopg.Error as exc:
-        reason = f"PostgreSQL is not reachable on {PG_HOST}:{PG_PORT} ({exc})"
-        if IN_CI:
-            pytest.fail(f"{reason} (required under CI=true)")
-        pytest.skip(reason)
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
-        finally:
-            with contextlib.suppress(psycopg.Error):
-                admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def test_two_processes_share_one_postgresql_budget(pg_ledger_url):
