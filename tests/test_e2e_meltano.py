@@ -27,10 +27,12 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import time
 import typing as t
 import uuid
 from dataclasses import dataclass, field
@@ -505,3 +507,47 @@ def test_stream_maps_and_flattening(pipeline: t.Callable[..., Pipeline]) -> None
         original = source[row["entity_urn"]]
         assert row["name"] == hashlib.md5(original["name"].encode()).hexdigest()
         assert row["last_name"] == original["last_name"]
+
+
+def test_a_killed_pipeline_is_rerun_without_paying_twice(
+    pipeline: t.Callable[..., Pipeline], pg_available: None
+) -> None:
+    """SIGKILL on `meltano run` mid-pass: Meltano keeps no state, the ledger does.
+
+    The rerun (with --force, as Meltano asks after a killed run) polls the tasks the
+    killed run created instead of creating them again: at most the task in flight at
+    the kill is paid twice.
+    """
+    pipe = pipeline(work_time=0.15)
+    pipe.env["TAP_LINKEDIN_CONNECTIONS_PAGE_SIZE"] = "50"
+    pages = -(-CONNECTIONS // 50)
+    killed = subprocess.Popen(
+        [str(pipe.meltano_bin), "run", "tap-linkedin-connections", "target-postgres"],
+        cwd=pipe.project,
+        env=pipe._base_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: meltano, tap and target
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and killed.poll() is None:
+            if pipe.sandbox.stats()["tasks_by_status"]["completed"] >= pages // 2:
+                break
+            time.sleep(0.02)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(killed.pid, signal.SIGKILL)
+        killed.wait()
+    before = pipe.sandbox.stats()["tasks_created"]
+    assert pages // 2 <= before < pages, "the pipeline was not killed mid-pass"
+
+    pipe.meltano("run", "--force", "tap-linkedin-connections", "target-postgres")
+
+    rows = _pg_rows(pipe.schema)
+    assert set(rows) == _urns(pipe.sandbox.connections())
+    created = pipe.sandbox.stats()["tasks_created"]
+    print(f"killed after {before} tasks; killed + rerun: {created} tasks for {pages} pages")
+    assert created <= pages + 1
+    rerun_log = (pipe.workdir / f"meltano-{pipe.runs}.log").read_text(encoding="utf-8")
+    assert "found in the task ledger, instead of creating one" in rerun_log
