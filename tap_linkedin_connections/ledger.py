@@ -53,12 +53,13 @@ KEPT_SECONDS = 7 * 86400.0
 SENDING = "sending"
 NOT_QUEUED = "not_queued"  # the answer proved nothing was queued (HTTP 429, refused)
 QUEUED = "queued"
+COMPLETED = "completed"  # its page was read (and may be read again, see REUSABLE)
 FAILED = "failed"
 NOT_FOUND = "not_found"
 STALLED = "stalled"
 
 #: Outcomes whose task may be polled again for its page.
-REUSABLE = (QUEUED,)
+REUSABLE = (QUEUED, COMPLETED)
 
 metadata = sa.MetaData()
 

@@ -337,6 +337,17 @@ class TaskPacer:
             seconds = max(seconds, (tasks - max(0, rules.per_day - day)) / rules.per_day * DAY)
         return seconds
 
+    def window_note(self, seconds: float) -> str:
+        """For the time-left line: when active hours close before ``seconds`` from now."""
+        hours = self.rules.active_hours
+        now = self.clock.now()
+        if hours is None or not hours.contains(now):
+            return ""
+        closes = hours.closing(now)
+        if now + seconds <= closes:
+            return ""
+        return f"; active_hours close at {_utc_text(closes)}, the next run goes on from there"
+
     def _window_text(self) -> str:
         hours = self.rules.active_hours
         return f"{hours.text} {hours.zone.key}" if hours else ""

@@ -26,7 +26,7 @@ from tap_linkedin_connections.client import (
     TaskNotFound,
     connections_in,
 )
-from tap_linkedin_connections.ledger import FAILED, STALLED
+from tap_linkedin_connections.ledger import COMPLETED, FAILED, STALLED
 from tap_linkedin_connections.ledger import NOT_FOUND as LEDGER_NOT_FOUND
 from tap_linkedin_connections.pacing import PacingStop, Reservation, TaskPacer
 
@@ -448,6 +448,8 @@ class TaskPaginator:
         except MalformedPage as exc:
             msg = f"page at offset {entry['offset']} (task {task_id}): {exc}"
             raise MalformedPage(msg) from None
+        if self.pacer.ledger is not None:
+            self.pacer.ledger.task_outcome(task_id, COMPLETED)
         return Page(entry["offset"], connections, task_id)
 
     def _poll_ceiling(self) -> float:
@@ -510,6 +512,7 @@ class TaskPaginator:
             # Caps and spacing may set the pace rather than the extension.
             seconds = max(seconds, self.pacer.seconds_left(pages_left))
             left = f"about {seconds / 60:.0f} min ({pages_left} pages)"
+            left += self.pacer.window_note(seconds)
         self.logger.info(
             "Progress: %d pages, %d connections, %d tasks created, %d polls in %.0fs; "
             "waiting for %s; time left: %s",

@@ -315,6 +315,11 @@ def test_no_create_outside_active_hours_and_the_run_ends_when_they_close(tmp_pat
     assert reservation is None
     with pytest.raises(PacingStop, match="end before the next task"):
         pacer.check_wait(wait)
+    # The time-left line says so when the rest will not fit in the window.
+    assert pacer.window_note(600) == ""
+    assert pacer.window_note(3600) == (
+        "; active_hours close at 2026-07-01 07:00:00 UTC, the next run goes on from there"
+    )
 
 
 def test_a_wait_beyond_an_hour_ends_the_run(tmp_path):
