@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import bookmark, run_tap, tap_config
+from tests.scripted_server import Answer, ScriptedServer, task_created, task_state
 
 
 def ledger_rows(path: Path) -> list[dict[str, t.Any]]:
@@ -27,7 +28,9 @@ def ledger_rows(path: Path) -> list[dict[str, t.Any]]:
         return [dict(row) for row in rows]
 
 
-def start_tap(config: dict[str, t.Any], workdir: Path) -> subprocess.Popen[str]:
+def start_tap(
+    config: dict[str, t.Any], workdir: Path, stdout: int = subprocess.PIPE
+) -> subprocess.Popen[str]:
     """The tap's CLI in the background, with no state, its own files."""
     workdir.mkdir(parents=True, exist_ok=True)
     config_file = workdir / "config.json"
@@ -36,7 +39,7 @@ def start_tap(config: dict[str, t.Any], workdir: Path) -> subprocess.Popen[str]:
     env["XDG_STATE_HOME"] = str(workdir / "xdg-state")
     return subprocess.Popen(
         [sys.executable, "-m", "tap_linkedin_connections", "--config", str(config_file)],
-        stdout=subprocess.PIPE,
+        stdout=stdout,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
@@ -65,7 +68,7 @@ def test_two_runs_with_separate_state_share_the_accounts_budget(
     # A daily cap of 6: a 13-page list cannot finish, and each run stops once the
     # account's budget is spent (the next slot is a day away).
     config = tap_config(sandbox.url, max_tasks_per_day=6, task_ledger=ledger)
-    runs = [start_tap(config, tmp_path / name) for name in ("dev", "prod")]
+    runs = [start_tap(config, tmp_path / name, subprocess.DEVNULL) for name in ("dev", "prod")]
     outputs = [finish(run) for run in runs]
 
     for run, (_, err) in zip(runs, outputs, strict=True):
@@ -184,3 +187,46 @@ def test_spacing_holds_between_creations(make_sandbox, tmp_path):
     created = [task["created_wall"] for task in sandbox.stats()["tasks"]]
     assert len(created) == 5
     assert min(b - a for a, b in itertools.pairwise(created)) >= 0.2
+
+
+def test_two_runs_with_an_hourly_cap_of_6_create_6_tasks_together(make_sandbox, tmp_path):
+    """The issue's case: two runs at once, max_tasks_per_hour 6 (12 tasks before)."""
+    sandbox = make_sandbox(connections=1234, seed=28, work_time=0.02)
+    config = tap_config(
+        sandbox.url, max_tasks_per_hour=6, task_ledger=str(tmp_path / "ledger.sqlite")
+    )
+    runs = [start_tap(config, tmp_path / name, subprocess.DEVNULL) for name in ("a", "b")]
+    try:
+        # Both runs reach the cap and wait for the hour to roll on.
+        deadline = time.monotonic() + 60
+        waiting: list[str] = []
+        for run in runs:
+            stderr = t.cast("t.IO[str]", run.stderr)
+            while time.monotonic() < deadline:
+                line = stderr.readline()
+                if "Pacing: 6 tasks were created in the last hour" in line:
+                    waiting.append(line)
+                    break
+        assert len(waiting) == 2
+        assert sandbox.stats()["tasks_created"] == 6
+    finally:
+        for run in runs:
+            run.kill()
+            run.communicate()
+
+
+def test_a_throttled_create_costs_no_budget(tmp_path):
+    """A 429 queued nothing: its ledger row does not count; the retry's does."""
+    throttled = Answer(429, {"error": "Rate limit exceeded."}, {"Retry-After": "0"})
+    page = [
+        {"entity_urn": "urn:li:fsd_profile:P1", "name": "P 1", "public_identifier": "p-1"},
+    ]
+    with ScriptedServer(
+        [throttled, task_created("t1")], [task_state("t1", "completed", page)]
+    ) as server:
+        run = run_tap(tap_config(server.url, page_size=3), tmp_path)
+
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = ledger_rows(tmp_path / "ledger.sqlite")
+    assert [row["outcome"] for row in rows] == ["not_queued", "completed"]
+    assert rows[1]["task_id"] == "t1"
