@@ -47,6 +47,9 @@ def main() -> None:
         "retry_initial_wait_seconds": 0.005,
         "retry_max_wait_seconds": 0.05,
         "max_tasks_per_hour": None,
+        "max_tasks_per_day": None,
+        "task_spacing_min_seconds": 0,
+        "task_spacing_max_seconds": 0,
         **RESILIENT_SETTINGS,
     }
     run = run_tap(config)

@@ -61,6 +61,10 @@ def tap_config(url: str, **settings: object) -> dict[str, object]:
         "poll_interval_max_seconds": 10.0 * SCALE,
         "task_timeout_seconds": 180 * SCALE,
         "max_tasks_per_hour": None,
+        # The engine's own pace is measured here, not the account's budget.
+        "max_tasks_per_day": None,
+        "task_spacing_min_seconds": 0,
+        "task_spacing_max_seconds": 0,
         **settings,
     }
 
@@ -78,6 +82,8 @@ class TapRun:
 def run_tap(config: dict[str, object], state: dict | None = None) -> TapRun:
     """Run the tap's CLI; its stdout goes to a file so the pipe never slows it."""
     with tempfile.TemporaryDirectory() as tmp:
+        # A ledger of the run's own (its cost is part of the measure), never the user's.
+        config = {"task_ledger": str(Path(tmp, "ledger.sqlite")), **config}
         config_file = Path(tmp, "config.json")
         config_file.write_text(json.dumps(config))
         args = [sys.executable, "-m", "tap_linkedin_connections", "--config", str(config_file)]

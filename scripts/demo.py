@@ -33,6 +33,7 @@ EXTRACTOR = "tap-linkedin-connections"
 LOADER = "target-csv"
 OUTPUT = ROOT / "output" / "connections.csv"
 LOG = ROOT / ".meltano" / "demo-last-run.log"
+DEMO_LEDGER = ROOT / ".meltano" / "demo-ledger.sqlite"
 SANDBOX_KEY = "sandbox-api-key"
 LISTENING = re.compile(r"OutX sandbox listening on (http://\S+)")
 
@@ -136,6 +137,9 @@ def demo(connections: int) -> None:
             {
                 "TAP_LINKEDIN_CONNECTIONS_API_URL": url,
                 "TAP_LINKEDIN_CONNECTIONS_API_KEY": SANDBOX_KEY,
+                # The sandbox's tasks are no LinkedIn actions: they stay out of the
+                # user's own task ledger.
+                "TAP_LINKEDIN_CONNECTIONS_TASK_LEDGER": str(DEMO_LEDGER),
             }
         )
         say(f"meltano run --full-refresh {EXTRACTOR} {LOADER}")

@@ -25,16 +25,16 @@ HEADER = """\
 #   meltano add --plugin-type extractor tap-linkedin-connections \\
 #       --from-ref https://raw.githubusercontent.com/tap-linkedin-connections/tap-linkedin-connections/main/hub/tap-linkedin-connections.yml
 #
-# Durations (the number settings, *_seconds) are declared `kind: integer`: Meltano 4.4
-# cannot pass a `kind: decimal` setting given through an environment variable. Whole
-# seconds then work from the environment; meltano.yml may still give fractions.
+# The number settings (durations, max_deleted_fraction) are declared `kind: string`:
+# Meltano 4.4 cannot pass a `kind: decimal` setting given through an environment
+# variable. The tap reads a number given as text ("0.5") as that number.
 """
 
 #: Meltano setting kinds for the JSON schema types of the tap's settings.
 KINDS = {
     "string": "string",
     "integer": "integer",
-    "number": "integer",  # see HEADER
+    "number": "string",  # see HEADER
     "boolean": "boolean",
     "object": "object",
     "array": "array",

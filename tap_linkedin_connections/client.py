@@ -184,9 +184,24 @@ class OutXClient:
         """Release the HTTP connection pool."""
         self.session.close()
 
-    def create_task(self, body: dict[str, t.Any]) -> str:
-        """Queue a fetch-connections task and return its id."""
-        return self._call("POST", CREATE_TASK_PATH, "creating a task", _read_task_id, json=body)
+    def create_task(
+        self, body: dict[str, t.Any], before_retry: t.Callable[[bool], None] | None = None
+    ) -> str:
+        """Queue a fetch-connections task and return its id.
+
+        ``before_retry(may_have_queued)`` is called before each retry, after the
+        previous attempt's answer was lost (True: it may have queued a task) or proved
+        that nothing was queued (False: HTTP 429, connection refused). Pacing counts
+        each attempt there; an exception from it ends the retries.
+        """
+        return self._call(
+            "POST",
+            CREATE_TASK_PATH,
+            "creating a task",
+            _read_task_id,
+            json=body,
+            before_retry=before_retry,
+        )
 
     def task_status(self, task_id: str) -> TaskStatus:
         """Read a task's status once."""
@@ -233,6 +248,7 @@ class OutXClient:
         **kwargs: t.Any,
     ) -> _Answer:
         """One request: transport and status-code faults here, the body to ``read``."""
+        kwargs.pop("before_retry", None)  # for _on_backoff, not for requests
         try:
             response = self.session.request(
                 method, self.api_url + path, timeout=self.request_timeout, **kwargs
@@ -282,6 +298,7 @@ class OutXClient:
         )
         if ambiguous:
             self.counters["ambiguous_create_retries"] += 1
+        before_retry = details.get("kwargs", {}).get("before_retry")
         self.logger.warning(
             "OutX %s %s failed (%s); retry %d of %d in %.2fs%s",
             method,
@@ -294,6 +311,8 @@ class OutXClient:
             if ambiguous
             else "",
         )
+        if before_retry is not None:
+            before_retry(ambiguous)
 
 
 def _is_text(value: object) -> bool:

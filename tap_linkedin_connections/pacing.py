@@ -1,16 +1,193 @@
-"""Pacing: never create more tasks in a rolling hour than the user allows.
+"""Pacing: the account's budget of LinkedIn actions, spread out like a careful human's.
 
-Every task is a real action in the user's LinkedIn session, and LinkedIn restricts
-accounts that burst. The creation times of the last hour's tasks live in STATE, so two
-runs within one hour share the same budget.
+Every task is a real action in the user's LinkedIn session, and LinkedIn flags accounts
+that burst. OutX advises about 50 actions an hour *combined*, spread over the day. The
+rules, per account (every run on the same key and API URL shares them):
+
+- at most ``max_tasks_per_hour`` creates in any rolling hour and ``max_tasks_per_day``
+  in any rolling 24 hours;
+- a random gap between consecutive creates, drawn from ``task_spacing_min_seconds`` to
+  ``task_spacing_max_seconds`` (never below the minimum, whichever run created the last);
+- no create outside ``active_hours`` in ``timezone``.
+
+Every create that may have reached OutX counts, a retry after a lost answer included:
+each attempt is a reservation here. The creation times come from the task ledger (all
+runs on the account) or, with the ledger off, from STATE (this state's runs only).
+Times in the future (clock skew, state moved between hosts) are taken as now.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
-import time
+import random
+import re
+import typing as t
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-WINDOW_SECONDS = 3600.0
+from tap_linkedin_connections.clock import REAL_CLOCK, Clock
+
+if t.TYPE_CHECKING:
+    from tap_linkedin_connections.ledger import TaskLedger
+
+HOUR = 3600.0
+DAY = 86400.0
+
+#: A pacing wait longer than this ends the run (its state saved) instead of sleeping
+#: through it: the next scheduled run goes on. Waits for the hourly cap are shorter.
+LONGEST_PACING_SLEEP = HOUR
+
+ACTIVE_HOURS = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*-\s*([01]?\d|2[0-4]):([0-5]\d)\s*$")
+
+
+class PacingStop(Exception):
+    """No task may be created in this run any more; the message says until when."""
+
+
+@dataclass(frozen=True)
+class ActiveHours:
+    """A daily window of local time, e.g. 08:00-20:00; start after end spans midnight."""
+
+    start: datetime.time
+    end: datetime.time  # 24:00 is datetime.time.max
+    zone: ZoneInfo
+    text: str
+
+    @classmethod
+    def parse(cls, text: str, timezone: str) -> ActiveHours:
+        """ValueError (naming the setting) if ``text`` or ``timezone`` is not valid."""
+        found = ACTIVE_HOURS.match(text)
+        if found is None:
+            msg = "'active_hours' must look like 08:00-20:00 (local times, 24-hour clock)"
+            raise ValueError(msg)
+        h1, m1, h2, m2 = (int(g) for g in found.groups())
+        if h2 == 24 and m2:
+            raise ValueError("'active_hours' must end at 24:00 at the latest")
+        start = datetime.time(h1, m1)
+        end = datetime.time.max if h2 == 24 else datetime.time(h2, m2)
+        if start == end:
+            raise ValueError("'active_hours' must not start and end at the same time")
+        return cls(start, end, zone(timezone), text.strip())
+
+    def _local(self, moment: float) -> datetime.datetime:
+        return datetime.datetime.fromtimestamp(moment, self.zone)
+
+    def contains(self, moment: float) -> bool:
+        now = self._local(moment).time()
+        if self.start < self.end:
+            return self.start <= now < self.end
+        return now >= self.start or now < self.end
+
+    def next_opening(self, moment: float) -> float:
+        """When the window next opens after ``moment`` (epoch seconds)."""
+        local = self._local(moment)
+        for days in range(3):
+            day = (local + datetime.timedelta(days=days)).date()
+            opening = datetime.datetime.combine(day, self.start, self.zone)
+            if opening.timestamp() > moment:
+                return opening.timestamp()
+        raise AssertionError("a daily window opens within two days")
+
+    def closing(self, moment: float) -> float:
+        """When the window that holds ``moment`` closes (epoch seconds)."""
+        local = self._local(moment)
+        for days in range(3):
+            day = (local + datetime.timedelta(days=days)).date()
+            if self.end == datetime.time.max:
+                closes = datetime.datetime.combine(
+                    day + datetime.timedelta(days=1), datetime.time(0), self.zone
+                )
+            else:
+                closes = datetime.datetime.combine(day, self.end, self.zone)
+            if closes.timestamp() > moment:
+                return closes.timestamp()
+        raise AssertionError("a daily window closes within two days")
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA time zone; ValueError naming the setting if unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        msg = "'timezone' must be an IANA time zone name such as UTC or Europe/Paris"
+        raise ValueError(msg) from None
+
+
+@dataclass(frozen=True)
+class PacingRules:
+    """The account's limits; None or 0 turns a limit off."""
+
+    per_hour: int | None = None
+    per_day: int | None = None
+    spacing_min: float = 0.0
+    spacing_max: float = 0.0
+    active_hours: ActiveHours | None = None
+
+    @classmethod
+    def from_config(cls, config: t.Mapping[str, t.Any]) -> PacingRules:
+        hours = str(config.get("active_hours") or "").strip()
+        return cls(
+            per_hour=int(config.get("max_tasks_per_hour") or 0) or None,
+            per_day=int(config.get("max_tasks_per_day") or 0) or None,
+            spacing_min=float(config.get("task_spacing_min_seconds") or 0.0),
+            spacing_max=float(config.get("task_spacing_max_seconds") or 0.0),
+            active_hours=ActiveHours.parse(hours, str(config.get("timezone") or "UTC"))
+            if hours
+            else None,
+        )
+
+    def draw_gap(self, rng: random.Random) -> float:
+        """The gap before the next create: uniform between the minimum and maximum."""
+        high = max(self.spacing_min, self.spacing_max)
+        return rng.uniform(self.spacing_min, high) if high > 0 else 0.0
+
+
+def seconds_until_allowed(
+    times: t.Iterable[float], now: float, rules: PacingRules, gap: float
+) -> float:
+    """How long until one more create keeps within the caps and the gap; 0 if now.
+
+    ``times`` are the creates that count (any order); future ones are taken as now.
+    """
+    moments = sorted(min(moment, now) for moment in times)
+    waits = [0.0]
+    for cap, window in ((rules.per_hour, HOUR), (rules.per_day, DAY)):
+        if not cap:
+            continue
+        recent = [m for m in moments if now - m < window]
+        if len(recent) >= cap:
+            # A slot frees when enough of the oldest creates leave the window.
+            waits.append(recent[len(recent) - cap] + window - now)
+    if gap > 0 and moments:
+        waits.append(moments[-1] + gap - now)
+    return max(waits)
+
+
+@dataclass
+class Reservation:
+    """One create attempt, counted before it is sent; ``row`` is its ledger row."""
+
+    offset: int
+    row: int | None = None
+
+
+class CreationLog(t.Protocol):
+    """Where creation times are kept: the ledger, or STATE."""
+
+    def locked(self) -> t.ContextManager[t.Any]: ...
+
+    def creation_times(self, conn: t.Any, since: float) -> list[float]: ...
+
+    def record(
+        self,
+        conn: t.Any,
+        *,
+        query: t.Mapping[str, t.Any],
+        page_size: int,
+        offset: int,
+        at: float,
+    ) -> int | None: ...
 
 
 def _to_text(moment: float) -> str:
@@ -20,44 +197,166 @@ def _to_text(moment: float) -> str:
 def _from_text(text: object) -> float | None:
     try:
         return datetime.datetime.fromisoformat(str(text)).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+class StateWindow:
+    """Creation times kept in STATE (``task_window``), for when the ledger is off.
+
+    Only runs that share this STATE see them. The list is updated in place, so the
+    caller's STATE sees every create.
+    """
+
+    def __init__(self, window: list[str], keep: float = DAY) -> None:
+        self.window = window
+        self.keep = keep
+
+    def locked(self) -> t.ContextManager[t.Any]:
+        return contextlib.nullcontext()
+
+    def creation_times(self, conn: t.Any, since: float) -> list[float]:
+        moments = [m for m in map(_from_text, self.window) if m is not None]
+        return [m for m in moments if m > since]
+
+    def record(
+        self,
+        conn: t.Any,
+        *,
+        query: t.Mapping[str, t.Any],
+        page_size: int,
+        offset: int,
+        at: float,
+    ) -> int | None:
+        kept = sorted(m for m in self.creation_times(None, at - self.keep))
+        self.window[:] = [_to_text(m) for m in [*kept, at]]
         return None
 
 
 class TaskPacer:
-    """A rolling one-hour window of task creation times.
+    """Decides when the next create may go, and counts it (one transaction).
 
     Args:
-        max_per_hour: the most tasks created in any rolling hour; None or 0 means no
-            limit (0 for Meltano, which cannot pass null).
-        window: the creation times already spent, as ISO 8601 strings (from STATE);
-            the list is updated in place, so the caller's STATE sees every new task.
+        rules: the limits.
+        log: where the creation times are kept (a TaskLedger or a StateWindow).
+        query, page_size: what the creates ask for (written to the ledger).
+        clock: time and sleep.
+        rng: draws the gaps (seeded in tests).
     """
 
-    def __init__(self, max_per_hour: int | None, window: list[str]) -> None:
-        self.max_per_hour = max_per_hour or None
-        self.window = window
-        self._prune(time.time())
+    def __init__(
+        self,
+        rules: PacingRules,
+        log: CreationLog,
+        *,
+        query: t.Mapping[str, t.Any] | None = None,
+        page_size: int = 100,
+        clock: Clock = REAL_CLOCK,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.rules = rules
+        self.log = log
+        self.query = dict(query or {})
+        self.page_size = page_size
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.gap = rules.draw_gap(self.rng)
+        self.reserved = 0  # attempts this run counted
 
-    def _prune(self, now: float) -> None:
-        # A time in the future (clock skew, STATE moved between hosts) counts as now,
-        # not as a slot taken until long after it.
-        moments = [min(m, now) for m in map(_from_text, self.window) if m is not None]
-        kept = sorted(m for m in moments if now - m < WINDOW_SECONDS)
-        self.window[:] = [_to_text(m) for m in kept]
+    @property
+    def ledger(self) -> TaskLedger | None:
+        from tap_linkedin_connections.ledger import TaskLedger
 
-    def seconds_until_slot(self) -> float:
-        """How long until one more task may be created; 0 if it may be now."""
-        if self.max_per_hour is None:
+        return self.log if isinstance(self.log, TaskLedger) else None
+
+    def close(self) -> None:
+        """Release the ledger's connections, if any."""
+        if self.ledger is not None:
+            self.ledger.close()
+
+    def counts(self) -> tuple[int, int]:
+        """Creates that count in the last hour and the last day."""
+        now = self.clock.now()
+        with self.log.locked() as conn:
+            times = [min(m, now) for m in self.log.creation_times(conn, now - DAY)]
+        return sum(1 for m in times if now - m < HOUR), len(times)
+
+    def closed_until(self) -> float | None:
+        """When active hours open again, if they are closed now; None if open."""
+        hours = self.rules.active_hours
+        now = self.clock.now()
+        if hours is None or hours.contains(now):
+            return None
+        return hours.next_opening(now)
+
+    def try_reserve(self, offset: int) -> tuple[float, Reservation | None]:
+        """Count one create now if the rules allow: (0, reservation), else (wait, None).
+
+        Raises PacingStop outside active hours.
+        """
+        opens = self.closed_until()
+        if opens is not None:
+            raise PacingStop(f"outside active_hours {self._window_text()}; {_opens_text(opens)}")
+        now = self.clock.now()
+        with self.log.locked() as conn:
+            times = self.log.creation_times(conn, now - DAY)
+            wait = seconds_until_allowed(times, now, self.rules, self.gap)
+            if wait > 0:
+                return wait, None
+            row = self.log.record(
+                conn, query=self.query, page_size=self.page_size, offset=offset, at=now
+            )
+        self.gap = self.rules.draw_gap(self.rng)
+        self.reserved += 1
+        return 0.0, Reservation(offset, row)
+
+    def check_wait(self, wait: float) -> None:
+        """PacingStop if a wait this long should end the run rather than be slept."""
+        now = self.clock.now()
+        if wait > LONGEST_PACING_SLEEP:
+            when = _utc_text(now + wait)
+            raise PacingStop(f"the pacing budget allows the next task at {when}")
+        hours = self.rules.active_hours
+        if hours is not None and not hours.contains(now + wait):
+            opens = hours.next_opening(now + wait)
+            raise PacingStop(
+                f"active_hours {self._window_text()} end before the next task is allowed; "
+                f"{_opens_text(opens)}"
+            )
+
+    def seconds_left(self, tasks: int) -> float:
+        """Roughly how long ``tasks`` more creates take under the caps and spacing alone."""
+        if tasks <= 0:
             return 0.0
-        now = time.time()
-        self._prune(now)
-        if len(self.window) < self.max_per_hour:
-            return 0.0
-        # The slot frees when enough of the oldest creations leave the window.
-        freeing = _from_text(self.window[len(self.window) - self.max_per_hour]) or now
-        return max(0.0, freeing + WINDOW_SECONDS - now)
+        hour, day = self.counts()
+        rules = self.rules
+        seconds = (tasks - 1) * (rules.spacing_min + max(rules.spacing_min, rules.spacing_max)) / 2
+        if rules.per_hour and tasks > rules.per_hour - hour:
+            seconds = max(seconds, (tasks - max(0, rules.per_hour - hour)) / rules.per_hour * HOUR)
+        if rules.per_day and tasks > rules.per_day - day:
+            seconds = max(seconds, (tasks - max(0, rules.per_day - day)) / rules.per_day * DAY)
+        return seconds
 
-    def record_task(self) -> None:
-        """Count one created task."""
-        self.window.append(_to_text(time.time()))
+    def window_note(self, seconds: float) -> str:
+        """For the time-left line: when active hours close before ``seconds`` from now."""
+        hours = self.rules.active_hours
+        now = self.clock.now()
+        if hours is None or not hours.contains(now):
+            return ""
+        closes = hours.closing(now)
+        if now + seconds <= closes:
+            return ""
+        return f"; active_hours close at {_utc_text(closes)}, the next run goes on from there"
+
+    def _window_text(self) -> str:
+        hours = self.rules.active_hours
+        return f"{hours.text} {hours.zone.key}" if hours else ""
+
+
+def _utc_text(moment: float) -> str:
+    when = datetime.datetime.fromtimestamp(moment, datetime.timezone.utc)
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _opens_text(moment: float) -> str:
+    return f"the window opens again at {_utc_text(moment)}"

@@ -26,7 +26,9 @@ from tap_linkedin_connections.client import (
     TaskNotFound,
     connections_in,
 )
-from tap_linkedin_connections.pacing import TaskPacer
+from tap_linkedin_connections.ledger import COMPLETED, FAILED, STALLED
+from tap_linkedin_connections.ledger import NOT_FOUND as LEDGER_NOT_FOUND
+from tap_linkedin_connections.pacing import PacingStop, Reservation, TaskPacer
 from tap_linkedin_connections.passes import stride_for
 
 #: Why a task is re-submitted when OutX no longer knows it.
@@ -62,6 +64,13 @@ class PollSettings:
     interval_max: float
     task_timeout: float
     max_attempts: int
+    #: How long a task may stay pending (not picked up by the extension) before the run
+    #: ends, keeping it for the next run. A pending task is never created again.
+    pickup_timeout: float = 900.0
+
+
+class ExtensionAsleep(Exception):
+    """The extension has picked up no task for too long: the run ends, tasks kept."""
 
 
 class _Wait:
@@ -153,6 +162,11 @@ class TaskPaginator:
         self._recent_durations: deque[float] = deque(maxlen=RECENT_DURATIONS)
         self._last_completion: float | None = None
         self._created_at: dict[str, float] = {}  # until the task is first awaited
+        self.tasks_reused = 0  # tasks found in the ledger and polled instead of created
+        #: Why this run creates no more tasks (pacing, active hours, a sleeping
+        #: extension); None while it may.
+        self.stop_reason: str | None = None
+        self._pickup_seen_at = self._started  # the last poll that saw the extension work
 
     # The public face: next_page / consumed
 
@@ -169,15 +183,29 @@ class TaskPaginator:
     def next_page(self) -> Page | None:
         """Wait for the next page in offset order; None when the list or budget ends."""
         while not self.end_reached:
-            self._fill_pipeline()
-            if not self.in_flight or self.in_flight[0]["id"] is None:
-                return None  # the budget is spent: the next run goes on from here
-            head = self.in_flight[0]
-            outcome = self._await(head)
-            if isinstance(outcome, Page):
-                return outcome
-            self._resubmit(head, outcome)
+            try:
+                if self.stop_reason is None:
+                    self._fill_pipeline()
+                if not self.in_flight or self.in_flight[0]["id"] is None:
+                    return None  # the budget is spent: the next run goes on from here
+                head = self.in_flight[0]
+                # After a stop, the tasks already in flight are still awaited.
+                outcome = self._await(head)
+                if isinstance(outcome, Page):
+                    return outcome
+                if self.stop_reason is not None:
+                    return None
+                self._resubmit(head, outcome)
+            except (PacingStop, ExtensionAsleep) as stop:
+                self.stop_reason = str(stop)
+                if isinstance(stop, ExtensionAsleep):
+                    return None  # nothing in flight will complete soon
         return None
+
+    def pass_done(self) -> None:
+        """The pass ended: the ledger's tasks for it are not re-read by later passes."""
+        if self.pacer.ledger is not None:
+            self.pacer.ledger.pass_done(self.query, self.page_size)
 
     def consumed(
         self,
@@ -233,31 +261,87 @@ class TaskPaginator:
         """Create the task for an entry; False if the budget or pacing says not now."""
         if self.budget is not None and self.tasks_created >= self.budget:
             return False
-        wait = self.pacer.seconds_until_slot()
-        if wait > 0:
-            if not block:
-                return False
-            self._wait_for_pacing(wait)
+        ledger = self.pacer.ledger
+        if ledger is not None:
+            reused = ledger.reusable_task(
+                self.query, self.page_size, entry["offset"], exclude=entry.get("ids", [])
+            )
+            if reused is not None:
+                # Created by a run whose STATE was lost (a killed pipeline) or by a
+                # run beside this one: polling it costs no LinkedIn action.
+                self.logger.info(
+                    "Polling task %s for offset %d, found in the task ledger, instead of "
+                    "creating one",
+                    reused,
+                    entry["offset"],
+                )
+                self.tasks_reused += 1
+                self._task_created(entry, reused)
+                return True
+        first = self._reserve(entry["offset"], block=block)
+        if first is None:
+            return False
+        reservation = first
+
+        def before_retry(may_have_queued: bool) -> None:
+            # Each attempt is counted before it is sent: a lost answer may have queued
+            # a task, and that LinkedIn action counts whatever the answer.
+            nonlocal reservation
+            if not may_have_queued and ledger is not None and reservation.row is not None:
+                ledger.not_queued(reservation.row)
+            reservation = t.cast("Reservation", self._reserve(entry["offset"], block=True))
+
         body = {**self.query, "start": entry["offset"], "count": self.page_size}
-        task_id = self.client.create_task(body)
+        task_id = self.client.create_task(body, before_retry)
+        if ledger is not None and reservation.row is not None:
+            ledger.answered(reservation.row, task_id)
         self._created_at[task_id] = time.monotonic()
-        self.pacer.record_task()
         self.tasks_created += 1
+        self._task_created(entry, task_id)
+        return True
+
+    def _task_created(self, entry: dict[str, t.Any], task_id: str) -> None:
         entry["id"] = task_id
         entry["attempt"] += 1
         entry["ids"] = [*entry.get("ids", []), task_id]
         # The id reaches STATE before the first poll: a run interrupted from here on
         # polls this task again instead of creating (and paying for) another.
         self.checkpoint()
-        return True
+
+    def _reserve(self, offset: int, *, block: bool) -> Reservation | None:
+        """Count one create in the account's budget, waiting for it if ``block``.
+
+        None if not now and not blocking; PacingStop if the run should end instead.
+        """
+        while True:
+            wait, reservation = self.pacer.try_reserve(offset)
+            if reservation is not None:
+                return reservation
+            if not block:
+                return None
+            self.pacer.check_wait(wait)
+            self._wait_for_pacing(wait)
 
     def _wait_for_pacing(self, seconds: float) -> None:
         until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds)
+        rules = self.pacer.rules
+        hour, day = self.pacer.counts()
+        if rules.per_hour and hour >= rules.per_hour:
+            cap = (
+                f"{hour} tasks were created in the last hour (max_tasks_per_hour={rules.per_hour})"
+            )
+        elif rules.per_day and day >= rules.per_day:
+            cap = (
+                f"{day} tasks were created in the last 24 hours (max_tasks_per_day={rules.per_day})"
+            )
+        else:
+            # The gap between two creates: expected, not worth a warning.
+            self.waiting_for = f"the task spacing ({seconds:.0f}s)"
+            self._sleep(seconds)
+            return
         self.logger.warning(
-            "Pacing: %d tasks were created in the last hour (max_tasks_per_hour=%d); "
-            "waiting %.1fs, until %s, before the next one",
-            len(self.pacer.window),
-            self.pacer.max_per_hour or 0,
+            "Pacing: %s; waiting %.1fs, until %s, before the next one",
+            cap,
             seconds,
             until.strftime("%Y-%m-%d %H:%M:%S UTC"),
         )
@@ -266,6 +350,10 @@ class TaskPaginator:
 
     def _resubmit(self, entry: dict[str, t.Any], reason: str) -> None:
         """Replace a failed, lost or timed-out task, or give up after the last attempt."""
+        if self.pacer.ledger is not None:
+            # So that no later run polls it for its page.
+            outcome = {NOT_FOUND: LEDGER_NOT_FOUND, "failed": FAILED}.get(reason, STALLED)
+            self.pacer.ledger.task_outcome(entry["id"], outcome)
         if reason == NOT_FOUND:
             entry["not_found"] = int(entry.get("not_found", 0)) + 1
             if entry["not_found"] > 1:
@@ -322,6 +410,23 @@ class TaskPaginator:
                 return NOT_FOUND
             self.polls += 1
             wait.last_status = f"last status: {status.status}"
+            if status.status == "pending":
+                # Not picked up yet: a copy would wait in the same queue, so a pending
+                # task is never created again. The timeout counts from its pickup.
+                now = time.monotonic()
+                deadline = now + self.poll.task_timeout
+                idle = now - max(wait.since, self._pickup_seen_at)
+                if idle >= self.poll.pickup_timeout:
+                    waited = f"{idle / 60:.0f} minutes" if idle >= 120 else f"{idle:.0f} seconds"
+                    msg = (
+                        f"the extension has not picked up a task for "
+                        f"{waited}: is Chrome open on the team's oldest "
+                        f"admin's account? (task {task_id} for offset {entry['offset']} "
+                        "is kept for the next run)"
+                    )
+                    raise ExtensionAsleep(msg)
+            else:
+                self._pickup_seen_at = time.monotonic()
             if status.status == "completed":
                 return self._completed(entry, wait, task_id, status.output)
             if status.status == "failed":
@@ -372,6 +477,8 @@ class TaskPaginator:
         except MalformedPage as exc:
             msg = f"page at offset {entry['offset']} (task {task_id}): {exc}"
             raise MalformedPage(msg) from None
+        if self.pacer.ledger is not None:
+            self.pacer.ledger.task_outcome(task_id, COMPLETED)
         return Page(entry["offset"], connections, task_id, bool(entry.get("bridge")))
 
     def _poll_ceiling(self) -> float:
@@ -431,12 +538,10 @@ class TaskPaginator:
         if self.expected_total is not None and self._duration_estimate:
             pages_left = max(0, self.expected_total - self.next_offset) // self.stride + 1
             seconds = pages_left * self._duration_estimate
-            hourly = self.pacer.max_per_hour
-            if hourly and pages_left > hourly - len(self.pacer.window):
-                # Beyond this hour's budget, pacing sets the pace.
-                paced = pages_left - max(0, hourly - len(self.pacer.window))
-                seconds = max(seconds, paced / hourly * 3600)
+            # Caps and spacing may set the pace rather than the extension.
+            seconds = max(seconds, self.pacer.seconds_left(pages_left))
             left = f"about {seconds / 60:.0f} min ({pages_left} pages)"
+            left += self.pacer.window_note(seconds)
         self.logger.info(
             "Progress: %d pages, %d connections, %d tasks created, %d polls in %.0fs; "
             "waiting for %s; time left: %s",

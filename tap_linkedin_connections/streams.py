@@ -10,7 +10,8 @@ STATE, under ``bookmarks.connections``:
   ``tasks`` in flight, the ``newest`` URNs emitted so far, and its continuity (see
   passes.py): ``tail``, ``ahead``/``ahead_offset``/``bridges`` while a gap is open,
   ``lost`` once it cannot be proven whole. The next run resumes it.
-- ``task_window``: when the tasks of the last hour were created, for pacing.
+- ``task_window``: when the tasks of the last day were created, for pacing, only when
+  the task ledger is off (``task_ledger: none``); otherwise the ledger keeps them.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from singer_sdk.mapper import RemoveRecordTransform
 from tap_linkedin_connections import __name__ as package_name
 from tap_linkedin_connections import passes
 from tap_linkedin_connections.client import CONNECTION_FIELDS, MalformedPage, OutXClient
-from tap_linkedin_connections.pacing import TaskPacer
+from tap_linkedin_connections.ledger import TaskLedger, account_fingerprint, ledger_url
+from tap_linkedin_connections.pacing import PacingRules, StateWindow, TaskPacer
 from tap_linkedin_connections.paginator import Page, PollSettings, TaskPaginator
 
 if t.TYPE_CHECKING:
@@ -177,22 +179,35 @@ class ConnectionsStream(Stream):
                     bridge=step.bridge,
                 )
             if stopped_at_known or pager.end_reached:
+                pager.pass_done()
                 outcome = self._finish_pass(state, current, bookmark, stopped_at_known)
         finally:
             pager.client.close()
+            pager.pacer.close()
             counters = pager.client.counters
             self.logger.info(
                 "This run: %d connections emitted, %d tasks created (LinkedIn actions; "
-                "%d create retries after a lost answer), %d status polls, %d HTTP retries; %s",
+                "%d create retries after a lost answer), %d tasks re-polled from the task "
+                "ledger, %d status polls, %d HTTP retries; %s",
                 pager.records,
                 pager.tasks_created,
                 counters["ambiguous_create_retries"],
+                pager.tasks_reused,
                 pager.polls,
                 counters["retries"],
                 outcome,
             )
 
-        if not (stopped_at_known or pager.end_reached):
+        if not (stopped_at_known or pager.end_reached) and pager.stop_reason is not None:
+            self.logger.warning(
+                "Stopped creating tasks: %s. %d connections so far in this %s pass; the "
+                "next run continues at offset %d",
+                pager.stop_reason,
+                current["emitted"],
+                current["kind"],
+                pager.next_offset,
+            )
+        elif not (stopped_at_known or pager.end_reached):
             self.logger.warning(
                 "Stopped after %d tasks (max_tasks_per_run=%s): %d connections so far in "
                 "this %s pass; the next run continues at offset %d",
@@ -357,17 +372,27 @@ class ConnectionsStream(Stream):
         )
         if config.get("keyword"):
             query["keyword"] = config["keyword"]
-        pacer = TaskPacer(config.get("max_tasks_per_hour"), state.setdefault("task_window", []))
+        page_size = int(current["page_size"])  # a pass keeps the page size it began with
+        url = ledger_url(config.get("task_ledger"))
+        log: TaskLedger | StateWindow
+        if url is None:
+            log = StateWindow(state.setdefault("task_window", []))
+        else:
+            # Opened before any request: a ledger that cannot be opened fails the run
+            # before it spends a LinkedIn action.
+            log = TaskLedger(url, account_fingerprint(config["api_url"], config["api_key"]))
+        pacer = TaskPacer(PacingRules.from_config(config), log, query=query, page_size=page_size)
         return TaskPaginator(
             client,
             query=query,
-            page_size=int(current["page_size"]),
+            page_size=page_size,
             lookahead=lookahead or int(config["max_tasks_in_flight"]),
             poll=PollSettings(
                 interval_min=float(config["poll_interval_min_seconds"]),
                 interval_max=float(config["poll_interval_max_seconds"]),
                 task_timeout=float(config["task_timeout_seconds"]),
                 max_attempts=int(config["max_task_attempts"]),
+                pickup_timeout=float(config["pickup_timeout_seconds"]),
             ),
             pacer=pacer,
             budget=config.get("max_tasks_per_run"),

@@ -16,12 +16,14 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.tap_base import CliTestOptionValue
 
 from tap_linkedin_connections.client import OutXClient, OutXError
+from tap_linkedin_connections.ledger import LedgerError
 from tap_linkedin_connections.streams import ConnectionsStream
 from tap_linkedin_connections.validation import (
     RECENTLY_ADDED,
     RELEVANCE,
     argument_problems,
     config_problems,
+    numbers_from_text,
 )
 
 
@@ -197,10 +199,82 @@ class TapLinkedInConnections(Tap):
             default=50,
             title="Tasks per hour",
             description=(
-                "Most tasks (LinkedIn actions) created in any rolling hour, across runs "
-                "(the window is kept in state). The tap waits rather than bursts. "
-                "OutX advises about 50. Null or 0 means no limit (0 for Meltano, which "
-                "cannot pass null)."
+                "Most tasks (LinkedIn actions) created in any rolling hour by every run "
+                "on the account (counted in the task ledger; in state when the ledger "
+                "is off). Every create that may have reached OutX counts, retries after "
+                "a lost answer included. The tap waits rather than bursts. OutX advises "
+                "about 50. Null or 0 means no limit (0 for Meltano, which cannot pass "
+                "null)."
+            ),
+        ),
+        th.Property(
+            "max_tasks_per_day",
+            th.IntegerType(minimum=0, nullable=True),
+            default=400,
+            title="Tasks per day",
+            description=(
+                "Most tasks created in any rolling 24 hours on the account, counted like "
+                "max_tasks_per_hour. A run that would wait more than an hour for a slot "
+                "stops instead (state saved, exit 0); the next run goes on. Null or 0 "
+                "means no limit."
+            ),
+        ),
+        th.Property(
+            "task_spacing_min_seconds",
+            th.NumberType(minimum=0),
+            default=10.0,
+            title="Shortest gap between tasks (s)",
+            description=(
+                "Each task is created a random gap after the account's previous one, "
+                "between this and task_spacing_max_seconds, never less, so actions do "
+                "not come in bursts. 0 and 0 turn spacing off."
+            ),
+        ),
+        th.Property(
+            "task_spacing_max_seconds",
+            th.NumberType(minimum=0),
+            default=30.0,
+            title="Longest gap between tasks (s)",
+            description="The upper end of the random gap between two task creations.",
+        ),
+        th.Property(
+            "active_hours",
+            th.StringType,
+            title="Active hours",
+            description=(
+                "Local times within which tasks may be created, e.g. `08:00-20:00` "
+                "(`22:00-06:00` spans midnight); empty means any time. A run that "
+                "reaches the end of the window finishes the tasks in flight, saves "
+                "its state and exits 0, saying when the window opens again."
+            ),
+        ),
+        th.Property(
+            "timezone",
+            th.StringType,
+            default="UTC",
+            title="Time zone",
+            description="IANA time zone of active_hours, e.g. `Europe/Paris`.",
+        ),
+        _seconds(
+            "pickup_timeout_seconds",
+            900.0,
+            "How long a task may wait for the Chrome extension to pick it up. A task "
+            "not yet picked up is never created again (the copy would wait in the same "
+            "queue); after this long the run ends (exit 0), keeping its tasks for the "
+            "next run.",
+        ),
+        th.Property(
+            "task_ledger",
+            th.StringType,
+            title="Task ledger",
+            description=(
+                "Where every task created is recorded, per account, outside state: a "
+                "file path (SQLite) or a SQLAlchemy URL such as "
+                "`postgresql+psycopg://user@host/db` (needs the `postgres` extra). "
+                "Unset: `ledger.sqlite` in the user's state directory (on Linux "
+                "`$XDG_STATE_HOME/tap-linkedin-connections/`). `none` turns it off: "
+                "pacing then counts only the runs sharing one state, and a run whose "
+                "state was lost creates its tasks again."
             ),
         ),
         th.Property(
@@ -298,7 +372,9 @@ class TapLinkedInConnections(Tap):
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # A private SDK hook, overridden because it is the one place that sees the merged
         # config (files + environment) before any request, and because the SDK's own
-        # messages echo the offending value, which could be the API key.
+        # messages echo the offending value, which could be the API key. It is also the
+        # one place to read number settings that Meltano passes as text.
+        self._config.update(numbers_from_text(self._config, self.config_jsonschema))
         problems = config_problems(self.config)
         if problems and raise_errors:
             raise ConfigError(problems)
@@ -350,6 +426,6 @@ def main() -> None:
         sys.exit(1)
     try:
         TapLinkedInConnections.cli()
-    except OutXError as exc:
+    except (OutXError, LedgerError) as exc:
         sys.stderr.write(f"tap-linkedin-connections: error: {exc}\n")
         sys.exit(1)

@@ -14,6 +14,8 @@ import typing as t
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tap_linkedin_connections.pacing import ActiveHours, zone
+
 RECENTLY_ADDED = "RECENTLY_ADDED"
 RELEVANCE = "RELEVANCE"
 
@@ -28,7 +30,11 @@ DURATION_SETTINGS = (
     "retry_initial_wait_seconds",
     "retry_max_wait_seconds",
     "progress_interval_seconds",
+    "pickup_timeout_seconds",
 )
+
+#: Settings in seconds where 0 is allowed (0 turns spacing off).
+GAP_SETTINGS = ("task_spacing_min_seconds", "task_spacing_max_seconds")
 
 #: Whole-number settings: name → (smallest, largest or None, may be null).
 COUNT_SETTINGS: dict[str, tuple[int, int | None, bool]] = {
@@ -37,6 +43,7 @@ COUNT_SETTINGS: dict[str, tuple[int, int | None, bool]] = {
     "max_request_attempts": (1, None, False),
     "max_tasks_in_flight": (1, 10, False),
     "max_tasks_per_hour": (0, None, True),
+    "max_tasks_per_day": (0, None, True),
     "max_tasks_per_run": (1, None, True),
 }
 
@@ -49,6 +56,29 @@ def _is_number(value: object) -> bool:
 def _is_header_safe(text: str) -> bool:
     """Whether text can be an HTTP header value: Latin-1, no control characters."""
     return all(" " <= c <= "\xff" and c != "\x7f" for c in text)
+
+
+def numbers_from_text(
+    config: t.Mapping[str, t.Any], schema: t.Mapping[str, t.Any]
+) -> dict[str, t.Any]:
+    """The number settings given as text (``"0.5"``), as numbers; other values untouched.
+
+    Meltano 4.4 cannot pass a ``kind: decimal`` setting from an environment variable (it
+    fails on a Decimal), so the number settings are declared ``kind: string`` there and
+    arrive as text. Text that is not a finite number is left for validation to name.
+    """
+    converted = {}
+    for name, value in config.items():
+        types = schema.get("properties", {}).get(name, {}).get("type")
+        if not isinstance(value, str) or "number" not in (types or ()):
+            continue
+        try:
+            number = float(value)
+        except ValueError:
+            continue
+        if math.isfinite(number):
+            converted[name] = number
+    return converted
 
 
 def _is_loopback(host: str) -> bool:
@@ -122,6 +152,35 @@ def config_problems(config: t.Mapping[str, t.Any]) -> list[str]:
             "'batch_config' is not supported: the tap writes RECORD messages (a list of "
             "connections is small); remove the setting"
         )
+    problems.extend(_pacing_problems(config))
+    return problems
+
+
+def _pacing_problems(config: t.Mapping[str, t.Any]) -> list[str]:
+    problems = []
+    for name in GAP_SETTINGS:
+        value = config.get(name, 0.0)
+        if not _is_number(value) or not math.isfinite(float(value)) or value < 0:
+            problems.append(f"'{name}' must be a number of seconds, 0 or more")
+    low = config.get("task_spacing_min_seconds", 10.0)
+    high = config.get("task_spacing_max_seconds", 30.0)
+    if _is_number(low) and _is_number(high) and 0 <= high < low:
+        problems.append(
+            "'task_spacing_min_seconds' must not be larger than 'task_spacing_max_seconds'"
+        )
+    for name in ("active_hours", "timezone", "task_ledger"):
+        if config.get(name) is not None and not isinstance(config[name], str):
+            problems.append(f"'{name}' must be text")
+    timezone = config.get("timezone") or "UTC"
+    hours = config.get("active_hours")
+    if isinstance(timezone, str):
+        try:
+            if isinstance(hours, str) and hours.strip():
+                ActiveHours.parse(hours, timezone)
+            else:
+                zone(timezone)
+        except ValueError as exc:
+            problems.append(str(exc))
     return problems
 
 
@@ -194,13 +253,14 @@ def _file_arguments(argv: list[str]) -> t.Iterator[tuple[str, str]]:
 
 def _environment_problems(environ: t.Mapping[str, str]) -> list[str]:
     problems = []
-    for name in (*COUNT_SETTINGS, *DURATION_SETTINGS):
+    for name in (*COUNT_SETTINGS, *DURATION_SETTINGS, *GAP_SETTINGS):
         text = environ.get(ENV_PREFIX + name.upper())
         if text is None:
             continue
+        decimal_setting = name in DURATION_SETTINGS or name in GAP_SETTINGS
         try:
-            float(text) if name in DURATION_SETTINGS else int(text)
+            float(text) if decimal_setting else int(text)
         except ValueError:
-            kind = "number" if name in DURATION_SETTINGS else "whole number"
+            kind = "number" if decimal_setting else "whole number"
             problems.append(f"{ENV_PREFIX}{name.upper()} must be a {kind}")
     return problems

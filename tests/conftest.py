@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import typing as t
+import uuid
 
 import pytest
 
 from tap_linkedin_connections.sandbox import Sandbox
 from tests.helpers import API_KEY
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PG_HOST = os.environ.get("PGHOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("PGPORT", "5432"))
+PG_USER = os.environ.get("PGUSER", "postgres")
 
 
 @pytest.fixture
@@ -25,3 +33,31 @@ def make_sandbox() -> t.Iterator[t.Callable[..., Sandbox]]:
     yield make
     for sandbox in started:
         sandbox.stop()
+
+
+@pytest.fixture
+def pg_ledger_url() -> t.Iterator[str]:
+    """A PostgreSQL database of the test's own, dropped afterwards."""
+    psycopg = pytest.importorskip("psycopg", reason="psycopg 3 is in the dev group")
+    name = f"ledger_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(
+            host=PG_HOST,
+            port=PG_PORT,
+            user=PG_USER,
+            dbname="postgres",
+            autocommit=True,
+            connect_timeout=3,
+        )
+    except psycopg.Error as exc:
+        reason = f"PostgreSQL is not reachable on {PG_HOST}:{PG_PORT} ({exc})"
+        if IN_CI:
+            pytest.fail(f"{reason} (required under CI=true)")
+        pytest.skip(reason)
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+        finally:
+            with contextlib.suppress(psycopg.Error):
+                admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

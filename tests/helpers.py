@@ -23,6 +23,9 @@ FAST_SETTINGS: dict[str, t.Any] = {
     "retry_initial_wait_seconds": 0.005,
     "retry_max_wait_seconds": 0.05,
     "max_tasks_per_hour": None,
+    "max_tasks_per_day": None,
+    "task_spacing_min_seconds": 0,
+    "task_spacing_max_seconds": 0,
 }
 
 
@@ -74,7 +77,12 @@ def run_tap(
     env: dict[str, str] | None = None,
     timeout: float = 120,
 ) -> TapRun:
-    """Run ``python -m tap_linkedin_connections`` with this config (and state)."""
+    """Run ``python -m tap_linkedin_connections`` with this config (and state).
+
+    The task ledger is the test's own (``tmp_path/ledger.sqlite``) unless the config
+    names one, and the user's state directory is never the default.
+    """
+    config = {"task_ledger": str(tmp_path / "ledger.sqlite"), **config}
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
     args = [sys.executable, "-m", "tap_linkedin_connections", "--config", str(config_file)]
@@ -84,6 +92,7 @@ def run_tap(
         args += ["--state", str(state_file)]
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("TAP_LINKEDIN_CONNECTIONS_")},
+        "XDG_STATE_HOME": str(tmp_path / "xdg-state"),
         **(env or {}),
     }
     done = subprocess.run(

@@ -25,7 +25,7 @@ INVALID = [
     ({"keyword": 5}, "'keyword' must be text"),
     ({"task_timeout_seconds": 0}, "'task_timeout_seconds' must be a positive number"),
     ({"request_timeout_seconds": -1}, "'request_timeout_seconds' must be a positive number"),
-    ({"poll_interval_min_seconds": "1"}, "'poll_interval_min_seconds' must be a positive"),
+    ({"poll_interval_min_seconds": "soon"}, "'poll_interval_min_seconds' must be a positive"),
     ({"poll_interval_max_seconds": -0.5}, "'poll_interval_max_seconds' must be a positive"),
     (
         {"poll_interval_min_seconds": 5, "poll_interval_max_seconds": 1},
@@ -36,7 +36,18 @@ INVALID = [
     ({"max_tasks_in_flight": 11}, "'max_tasks_in_flight' must be a whole number from 1 to 10"),
     ({"full_refresh": "yes"}, "'full_refresh' must be true or false"),
     ({"max_deleted_fraction": 1.5}, "'max_deleted_fraction' must be a number from 0 to 1"),
-    ({"max_deleted_fraction": "0.1"}, "'max_deleted_fraction' must be a number from 0 to 1"),
+    ({"max_deleted_fraction": "a tenth"}, "'max_deleted_fraction' must be a number from 0 to 1"),
+    ({"max_tasks_per_day": -1}, "'max_tasks_per_day' must be a whole number of at least 0"),
+    ({"task_spacing_min_seconds": -1}, "'task_spacing_min_seconds' must be a number of seconds"),
+    (
+        {"task_spacing_min_seconds": 5, "task_spacing_max_seconds": 2},
+        "'task_spacing_min_seconds' must not be larger",
+    ),
+    ({"active_hours": "8-20"}, "'active_hours' must look like 08:00-20:00"),
+    ({"active_hours": "08:00-20:00", "timezone": "Mars/Olympus"}, "'timezone' must be an IANA"),
+    ({"timezone": "Nowhere"}, "'timezone' must be an IANA"),
+    ({"pickup_timeout_seconds": 0}, "'pickup_timeout_seconds' must be a positive number"),
+    ({"task_ledger": 5}, "'task_ledger' must be text"),
     ({"api_url": "ftp://api.outx.ai"}, "'api_url' must be an http(s) URL"),
     ({"api_url": "api.outx.ai"}, "'api_url' must be an http(s) URL"),
     ({"api_url": "http://api.outx.ai"}, "'api_url' must use https"),
@@ -129,3 +140,30 @@ def test_discovery_needs_no_valid_config_and_makes_no_request(tmp_path):
     (stream,) = catalog["streams"]
     assert stream["tap_stream_id"] == "connections"
     assert server.received == []
+
+
+def test_a_ledger_that_cannot_be_opened_is_one_line_before_any_task(tmp_path):
+    with ScriptedServer([task_created("t1")], [task_state("t1", "completed", [])]) as server:
+        ledger = "postgresql+psycopg://ops:hunter2@127.0.0.1:1/ledger"
+        run = run_tap(tap_config(server.url, task_ledger=ledger), tmp_path)
+
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    (line,) = [ln for ln in run.stderr.splitlines() if ln.startswith("tap-linkedin-connections:")]
+    assert (
+        "the task ledger postgresql+psycopg://ops:***@127.0.0.1:1/ledger cannot be opened" in line
+    )
+    assert "hunter2" not in run.stderr + run.stdout
+    assert server.requests("POST") == []
+
+
+def test_number_settings_given_as_text_are_read_as_numbers(make_sandbox, tmp_path):
+    """Meltano passes the number settings as text (they are kind: string there)."""
+    sandbox = make_sandbox(connections=30)
+    config = tap_config(
+        sandbox.url, poll_interval_min_seconds="0.002", max_deleted_fraction="0.25", page_size=50
+    )
+    run = run_tap(config, tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    assert len(run.records) == 30

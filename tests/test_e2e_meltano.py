@@ -28,9 +28,12 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import time
 import typing as t
 import uuid
 from dataclasses import dataclass, field
@@ -224,6 +227,8 @@ class Pipeline:
                 "TAP_LINKEDIN_CONNECTIONS_API_URL": self.sandbox.url,
                 "TAP_LINKEDIN_CONNECTIONS_API_KEY": API_KEY,
                 "TAP_LINKEDIN_CONNECTIONS_MAX_TASKS_PER_HOUR": "1000000",
+                # The test's own task ledger, never the user's.
+                "TAP_LINKEDIN_CONNECTIONS_TASK_LEDGER": str(self.workdir / "ledger.sqlite"),
                 "TARGET_POSTGRES_HOST": PG["host"],
                 "TARGET_POSTGRES_PORT": str(PG["port"]),
                 "TARGET_POSTGRES_USER": PG["user"],
@@ -325,6 +330,14 @@ def _pg_primary_key(schema: str) -> list[str]:
             (f'"{schema}"."connections"',),
         ).fetchall()
     return [name for (name,) in rows]
+
+
+def _ledger_rows(pipe: Pipeline) -> list[tuple[t.Any, ...]]:
+    """The task ledger's rows for the pipeline (one account: the sandbox and its key)."""
+    with contextlib.closing(sqlite3.connect(pipe.workdir / "ledger.sqlite")) as conn:
+        return conn.execute(
+            "SELECT start_offset, task_id, outcome FROM tap_linkedin_connections_tasks"
+        ).fetchall()
 
 
 def _urns(connections: t.Iterable[t.Mapping[str, t.Any]]) -> set[str]:
@@ -468,10 +481,12 @@ def test_weekly_schedule_soft_deletes_and_shares_the_daily_state(
     assert {urn for urn in rows if urn not in deleted} == _urns(pipe.sandbox.connections())
 
     second = _bookmark(pipe.state())
-    # Same state id: the full pass replaced the bookmark, and the pacing window kept
-    # the first run's tasks (13 pages) next to the second's (13 pages).
+    # Same state id: the full pass replaced the bookmark. The pacing budget is the
+    # task ledger's, not state's: it holds the first run's tasks (13 pages) next to
+    # the second's (13 pages).
     assert second["bookmark"]["version"] > first["bookmark"]["version"]
-    assert len(second["task_window"]) == 2 * len(first["task_window"]) == 26
+    assert "task_window" not in second
+    assert len(_ledger_rows(pipe)) == 26
 
 
 def test_csv_lands_every_connection(pipeline: t.Callable[..., Pipeline]) -> None:
@@ -551,19 +566,27 @@ ENV_SETTINGS: dict[str, tuple[str, t.Any]] = {
     "keyword": ("", None),
     "sort_type": ("RECENTLY_ADDED", "RECENTLY_ADDED"),
     "page_size": ("100", 100),
-    "poll_interval_min_seconds": ("1", 1),
-    "poll_interval_max_seconds": ("2", 2),
-    "task_timeout_seconds": ("30", 30),
+    # Number settings reach the tap as text (kind: string), which it reads as numbers.
+    "max_deleted_fraction": ("0.25", "0.25"),
+    "poll_interval_min_seconds": ("0.05", "0.05"),
+    "poll_interval_max_seconds": ("0.5", "0.5"),
+    "task_timeout_seconds": ("30", "30"),
     "max_task_attempts": ("2", 2),
-    "request_timeout_seconds": ("9", 9),
+    "request_timeout_seconds": ("9.5", "9.5"),
     "max_request_attempts": ("4", 4),
-    "retry_initial_wait_seconds": ("1", 1),
-    "retry_max_wait_seconds": ("3", 3),
+    "retry_initial_wait_seconds": ("0.1", "0.1"),
+    "retry_max_wait_seconds": ("3", "3"),
     "max_tasks_in_flight": ("1", 1),
     "max_tasks_per_hour": ("500", 500),
+    "max_tasks_per_day": ("1000", 1000),
+    "task_spacing_min_seconds": ("0", "0"),
+    "task_spacing_max_seconds": ("0.01", "0.01"),
+    "active_hours": ("", None),
+    "timezone": ("Europe/Paris", "Europe/Paris"),
+    "pickup_timeout_seconds": ("600", "600"),
     "max_tasks_per_run": ("50", 50),
     "full_refresh": ("true", True),
-    "progress_interval_seconds": ("5", 5),
+    "progress_interval_seconds": ("5", "5"),
     "stream_maps": ('{"connections": {"headline": null}}', {"connections": {"headline": None}}),
     "stream_map_config": ('{"a": 1}', {"a": 1}),
     "faker_config": ('{"locale": "en_US"}', {"locale": "en_US"}),
@@ -577,8 +600,10 @@ ENV_SETTINGS: dict[str, tuple[str, t.Any]] = {
 def test_every_setting_works_through_environment_variables(
     pipeline: t.Callable[..., Pipeline],
 ) -> None:
-    """Durations included: Meltano 4.4 passes them (it crashed on kind: decimal)."""
-    assert set(ENV_SETTINGS) | {"api_key", "api_url"} == set(_about()["settings"]["properties"])
+    """Numbers included, fractions too: Meltano 4.4 crashed on kind: decimal."""
+    # task_ledger comes from the environment too: the pipeline's own (see Pipeline).
+    settings = set(ENV_SETTINGS) | {"api_key", "api_url", "task_ledger"}
+    assert settings == set(_about()["settings"]["properties"])
     pipe = pipeline(connections=150)
     pipe.env.update(
         {f"TAP_LINKEDIN_CONNECTIONS_{name.upper()}": raw for name, (raw, _) in ENV_SETTINGS.items()}
@@ -770,3 +795,47 @@ def _history(schema: str) -> dict[str, dict[str, t.Any]]:
         )
         names = [d.name for d in cur.description]
         return {row[0]: dict(zip(names, row, strict=True)) for row in cur.fetchall()}
+
+
+def test_a_killed_pipeline_is_rerun_without_paying_twice(
+    pipeline: t.Callable[..., Pipeline], pg_available: None
+) -> None:
+    """SIGKILL on `meltano run` mid-pass: Meltano keeps no state, the ledger does.
+
+    The rerun (with --force, as Meltano asks after a killed run) polls the tasks the
+    killed run created instead of creating them again: at most the task in flight at
+    the kill is paid twice.
+    """
+    pipe = pipeline(work_time=0.15)
+    pipe.env["TAP_LINKEDIN_CONNECTIONS_PAGE_SIZE"] = "50"
+    pages = -(-CONNECTIONS // 50)
+    killed = subprocess.Popen(
+        [str(pipe.meltano_bin), "run", "tap-linkedin-connections", "target-postgres"],
+        cwd=pipe.project,
+        env=pipe._base_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: meltano, tap and target
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and killed.poll() is None:
+            if pipe.sandbox.stats()["tasks_by_status"]["completed"] >= pages // 2:
+                break
+            time.sleep(0.02)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(killed.pid, signal.SIGKILL)
+        killed.wait()
+    before = pipe.sandbox.stats()["tasks_created"]
+    assert pages // 2 <= before < pages, "the pipeline was not killed mid-pass"
+
+    pipe.meltano("run", "--force", "tap-linkedin-connections", "target-postgres")
+
+    rows = _pg_rows(pipe.schema)
+    assert set(rows) == _urns(pipe.sandbox.connections())
+    created = pipe.sandbox.stats()["tasks_created"]
+    print(f"killed after {before} tasks; killed + rerun: {created} tasks for {pages} pages")
+    assert created <= pages + 1
+    rerun_log = (pipe.workdir / f"meltano-{pipe.runs}.log").read_text(encoding="utf-8")
+    assert "found in the task ledger, instead of creating one" in rerun_log

@@ -98,10 +98,10 @@ def test_a_task_failing_every_attempt_names_offset_attempts_and_ids(tmp_path):
     assert len(server.requests("POST")) == 3
 
 
-def test_a_task_that_never_completes_times_out_and_is_submitted_again(tmp_path):
+def test_a_task_that_stalls_after_pickup_times_out_and_is_submitted_again(tmp_path):
     creates = [task_created("slow"), task_created("quick")]
-    # The first task stays pending until the tap gives up on it.
-    polls = [task_state("slow", "pending")] * 30 + [task_state("quick", "completed", PAGE)]
+    # The first task stays processing until the tap gives up on it.
+    polls = [task_state("slow", "processing")] * 30 + [task_state("quick", "completed", PAGE)]
     with ScriptedServer(creates, polls) as server:
         run = run_tap(
             one_page_config(server.url, task_timeout_seconds=0.3, poll_interval_max_seconds=0.02),
@@ -109,7 +109,7 @@ def test_a_task_that_never_completes_times_out_and_is_submitted_again(tmp_path):
         )
 
     assert run.returncode == 0, run.stderr
-    assert "timed out after 0.3s (last status: pending)" in run.stderr
+    assert "timed out after 0.3s (last status: processing)" in run.stderr
     assert len(server.requests("POST")) == 2
     assert len(run.records) == 2
 
@@ -209,3 +209,29 @@ def test_a_garbled_create_answer_without_the_id_is_sent_again(tmp_path):
     assert run.returncode == 0, run.stderr
     assert len(server.requests("POST")) == 2
     assert "one LinkedIn action may repeat" in run.stderr
+
+
+def test_a_pending_task_is_never_created_again_and_the_run_ends_cleanly(tmp_path):
+    """Chrome asleep: the task waits in OutX's queue; a copy would only wait beside it."""
+    creates = [task_created("queued"), task_created("copy")]
+    with ScriptedServer(creates, [task_state("queued", "pending")] * 500) as server:
+        run = run_tap(
+            one_page_config(
+                server.url,
+                task_timeout_seconds=0.1,
+                pickup_timeout_seconds=0.6,
+                poll_interval_max_seconds=0.02,
+            ),
+            tmp_path,
+        )
+
+    assert run.returncode == 0, run.stderr
+    assert len(server.requests("POST")) == 1
+    assert "the extension has not picked up a task for 1 seconds" in run.stderr or (
+        "the extension has not picked up a task for 0 seconds" in run.stderr
+    )
+    assert "is Chrome open on the team's oldest admin's account?" in run.stderr
+    assert "Traceback" not in run.stderr
+    # The task is kept for the next run, which polls it instead of creating another.
+    (entry,) = run.last_state["bookmarks"]["connections"]["pass"]["tasks"]
+    assert entry["id"] == "queued"

@@ -1,0 +1,338 @@
+"""The task ledger: every task the tap asked OutX for, per account, outside Singer STATE.
+
+Singer STATE reaches Meltano only when the target echoes it (at the end of a run, or
+every few minutes), so a killed pipeline forgets every task it created. The ledger does
+not: a row is written *before* each create request (the request may reach OutX even if
+its answer is lost) and completed with the task id as soon as the answer arrives.
+
+From it come two things:
+
+- the account's pacing budget: every run on the account, whatever its STATE, counts
+  the same rows (see ``pacing.py``);
+- resumption: a run whose STATE lost its pass re-polls the tasks the ledger knows for
+  each page (``reusable_task``) instead of creating them again.
+
+Storage is SQLAlchemy Core, so one code serves a SQLite file (the default, in the
+user's state directory) and a PostgreSQL URL (for pipelines spread over machines or
+ephemeral containers). The budget check and the insert run in one transaction that
+holds a per-account lock (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-level
+advisory lock), so concurrent runs cannot both spend the last slot.
+
+An account is a fingerprint of the API URL and key (sha256, truncated): the key itself
+is never stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import typing as t
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from tap_linkedin_connections.clock import REAL_CLOCK, Clock
+
+#: The ``task_ledger`` value that turns the ledger off (pacing then lives in STATE).
+LEDGER_OFF = "none"
+
+#: How long a completed or queued task may be re-read instead of created again, when a
+#: run finds it in the ledger. A page read from OutX this many seconds ago may be stale
+#: (connections added since shift the offsets); within a few hours the risk is small,
+#: and every re-read saves a LinkedIn action.
+FRESH_TASK_SECONDS = 3 * 3600.0
+
+#: Rows older than this are deleted now and then: pacing looks back one day, and
+#: resumption FRESH_TASK_SECONDS.
+KEPT_SECONDS = 7 * 86400.0
+
+# What became of a create. SENDING stays when the answer never arrived: the task may
+# exist, so it counts against the budget like a created one.
+SENDING = "sending"
+NOT_QUEUED = "not_queued"  # the answer proved nothing was queued (HTTP 429, refused)
+QUEUED = "queued"
+COMPLETED = "completed"  # its page was read (and may be read again, see REUSABLE)
+FAILED = "failed"
+NOT_FOUND = "not_found"
+STALLED = "stalled"
+
+#: Outcomes whose task may be polled again for its page.
+REUSABLE = (QUEUED, COMPLETED)
+
+metadata = sa.MetaData()
+
+tasks = sa.Table(
+    "tap_linkedin_connections_tasks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account", sa.String(32), nullable=False),
+    sa.Column("query", sa.Text, nullable=False),  # the body's fields but start and count
+    sa.Column("page_size", sa.Integer, nullable=False),
+    sa.Column("start_offset", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),  # when the request was about to go
+    sa.Column("answered_at", sa.Float),
+    sa.Column("task_id", sa.String(100)),
+    sa.Column("outcome", sa.String(20), nullable=False),
+    # Set once a pass that used the task ended: later passes read the list afresh.
+    sa.Column("pass_done", sa.Boolean, nullable=False, default=False),
+    sa.Index("ix_tap_linkedin_connections_tasks_account", "account", "created_at"),
+)
+
+
+class LedgerError(Exception):
+    """The ledger cannot be opened or written. One line, never a password."""
+
+
+def account_fingerprint(api_url: str, api_key: str) -> str:
+    """Who the budget belongs to: one LinkedIn account behind one OutX key."""
+    material = f"{api_url.rstrip('/')}\n{api_key.strip()}".encode()
+    return hashlib.sha256(material).hexdigest()[:24]
+
+
+def default_ledger_path() -> Path:
+    """The per-user default: ``$XDG_STATE_HOME/tap-linkedin-connections/ledger.sqlite``."""
+    import platformdirs  # imported here: only the default needs it
+
+    return Path(platformdirs.user_state_dir("tap-linkedin-connections")) / "ledger.sqlite"
+
+
+def ledger_url(setting: str | None) -> str | None:
+    """The SQLAlchemy URL for a ``task_ledger`` setting; None when it is turned off."""
+    if setting is None or not setting.strip():
+        path = default_ledger_path()
+    elif setting.strip().lower() == LEDGER_OFF:
+        return None
+    elif "://" in setting:
+        return setting.strip()
+    else:
+        path = Path(setting.strip()).expanduser()
+    return f"sqlite:///{path.resolve()}"
+
+
+def describe(url: str) -> str:
+    """The URL as it may be shown: no password."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except (sa.exc.ArgumentError, ValueError):
+        return "(an unreadable URL)"
+
+
+def query_text(query: t.Mapping[str, t.Any]) -> str:
+    """A task's query as one canonical string (equal queries, equal text)."""
+    return json.dumps(dict(query), sort_keys=True, separators=(",", ":"))
+
+
+class TaskLedger:
+    """One account's rows in a ledger database.
+
+    Args:
+        url: a SQLAlchemy URL (``sqlite:///...``, ``postgresql+psycopg://...``).
+        account: the account fingerprint.
+        clock: where the times it records come from.
+    """
+
+    def __init__(self, url: str, account: str, clock: Clock = REAL_CLOCK) -> None:
+        self.url = url
+        self.account = account
+        self.clock = clock
+        self.engine = _engine(url)
+        try:
+            _create_tables(self.engine)
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            self.engine.dispose()
+            raise LedgerError(_failure(url, "cannot be opened", exc)) from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def locked(self) -> t.Iterator[Connection]:
+        """A transaction holding this account's lock until it ends."""
+        try:
+            with self.engine.begin() as conn:
+                if self.engine.dialect.name == "postgresql":
+                    conn.execute(
+                        sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                        {"key": _lock_key(self.account)},
+                    )
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise LedgerError(_failure(self.url, "failed", exc)) from None
+
+    def creation_times(self, conn: Connection, since: float) -> list[float]:
+        """When the creates since then that may have reached OutX were sent."""
+        rows = conn.execute(
+            sa.select(tasks.c.created_at).where(
+                tasks.c.account == self.account,
+                tasks.c.created_at > since,
+                tasks.c.outcome != NOT_QUEUED,
+            )
+        )
+        return [float(row[0]) for row in rows]
+
+    def record(
+        self,
+        conn: Connection,
+        *,
+        query: t.Mapping[str, t.Any],
+        page_size: int,
+        offset: int,
+        at: float,
+    ) -> int:
+        """Write a create about to be sent; its row id."""
+        result = conn.execute(
+            tasks.insert().values(
+                account=self.account,
+                query=query_text(query),
+                page_size=page_size,
+                start_offset=offset,
+                created_at=at,
+                outcome=SENDING,
+                pass_done=False,
+            )
+        )
+        return int(t.cast("t.Any", result.inserted_primary_key)[0])
+
+    def answered(self, row: int, task_id: str) -> None:
+        """The create's answer arrived: the task exists under this id."""
+        self._update(
+            tasks.c.id == row, task_id=task_id, outcome=QUEUED, answered_at=self.clock.now()
+        )
+
+    def not_queued(self, row: int) -> None:
+        """The create's answer proved that nothing was queued: it costs no budget."""
+        self._update(tasks.c.id == row, outcome=NOT_QUEUED, answered_at=self.clock.now())
+
+    def task_outcome(self, task_id: str, outcome: str) -> None:
+        """What became of a task: FAILED, NOT_FOUND or STALLED (never to be re-read)."""
+        self._update(tasks.c.task_id == task_id, outcome=outcome)
+
+    def reusable_task(
+        self,
+        query: t.Mapping[str, t.Any],
+        page_size: int,
+        offset: int,
+        exclude: t.Collection[str] = (),
+    ) -> str | None:
+        """The newest fresh task for this page that a pass has not used up, if any."""
+        statement = (
+            sa.select(tasks.c.task_id)
+            .where(
+                tasks.c.account == self.account,
+                tasks.c.query == query_text(query),
+                tasks.c.page_size == page_size,
+                tasks.c.start_offset == offset,
+                tasks.c.task_id.is_not(None),
+                tasks.c.outcome.in_(REUSABLE),
+                tasks.c.pass_done.is_(False),
+                tasks.c.created_at > self.clock.now() - FRESH_TASK_SECONDS,
+            )
+            .order_by(tasks.c.created_at.desc())
+        )
+        with self._connection() as conn:
+            for (task_id,) in conn.execute(statement):
+                if task_id not in exclude:
+                    return str(task_id)
+        return None
+
+    def pass_done(self, query: t.Mapping[str, t.Any], page_size: int) -> None:
+        """A pass over this query ended: its tasks are not re-read by later passes."""
+        now = self.clock.now()
+        with self._connection() as conn:
+            conn.execute(
+                tasks.update()
+                .where(
+                    tasks.c.account == self.account,
+                    tasks.c.query == query_text(query),
+                    tasks.c.page_size == page_size,
+                    tasks.c.created_at <= now,
+                )
+                .values(pass_done=True)
+            )
+            conn.execute(
+                tasks.delete().where(
+                    tasks.c.account == self.account, tasks.c.created_at < now - KEPT_SECONDS
+                )
+            )
+
+    def rows(self) -> list[dict[str, t.Any]]:
+        """Every row of this account, oldest first (for reports and tests)."""
+        with self._connection() as conn:
+            result = conn.execute(
+                sa.select(tasks).where(tasks.c.account == self.account).order_by(tasks.c.id)
+            )
+            return [dict(row._mapping) for row in result]
+
+    def _update(self, where: t.Any, **values: t.Any) -> None:
+        with self._connection() as conn:
+            conn.execute(
+                tasks.update().where(tasks.c.account == self.account, where).values(values)
+            )
+
+    @contextlib.contextmanager
+    def _connection(self) -> t.Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise LedgerError(_failure(self.url, "failed", exc)) from None
+
+
+def _lock_key(account: str) -> int:
+    """The account's PostgreSQL advisory lock key (a signed 64-bit number)."""
+    return int(hashlib.sha256(account.encode()).hexdigest()[:15], 16)
+
+
+def _engine(url: str) -> Engine:
+    try:
+        parsed = sa.make_url(url)
+    except (sa.exc.ArgumentError, ValueError):
+        msg = "'task_ledger' must be a file path, a SQLAlchemy URL or none"
+        raise LedgerError(msg) from None
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database:
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            # Writers wait for each other (up to a minute) instead of failing.
+            engine = sa.create_engine(parsed, connect_args={"timeout": 60})
+            _begin_immediate(engine)
+            return engine
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    except (sa.exc.SQLAlchemyError, ImportError, OSError) as exc:
+        raise LedgerError(_failure(url, "cannot be opened", exc)) from None
+
+
+def _begin_immediate(engine: Engine) -> None:
+    """SQLite: take the write lock when a transaction begins, not at its first write.
+
+    Otherwise two runs could both read the budget, both find a slot, and both insert.
+    (The recipe from SQLAlchemy's pysqlite documentation.)
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _no_implicit_transactions(dbapi_connection: t.Any, _record: t.Any) -> None:
+        dbapi_connection.isolation_level = None
+        # Write-ahead logging: readers do not block the writer, and a commit costs
+        # no full sync (a crash may lose the last commits, never corrupt the file).
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _create_tables(engine: Engine) -> None:
+    try:
+        metadata.create_all(engine)
+    except sa.exc.DBAPIError:
+        # Another run created them between the check and the CREATE: look again.
+        metadata.create_all(engine)
+
+
+def _failure(url: str, what: str, exc: BaseException) -> str:
+    detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200] if str(exc) else ""
+    kind = type(getattr(exc, "orig", None) or exc).__name__
+    return f"the task ledger {describe(url)} {what}: {kind}{': ' + detail if detail else ''}"
