@@ -163,6 +163,7 @@ class TaskPaginator:
         self._last_completion: float | None = None
         self._created_at: dict[str, float] = {}  # until the task is first awaited
         self.tasks_reused = 0  # tasks found in the ledger and polled instead of created
+        self._read_ids: set[str] = set()  # tasks whose page this run handed out
         #: Why this run creates no more tasks (pacing, active hours, a sleeping
         #: extension); None while it may.
         self.stop_reason: str | None = None
@@ -223,6 +224,7 @@ class TaskPaginator:
         the offset of a page to read before them (see passes.py).
         """
         self.in_flight.pop(0)
+        self._read_ids.add(page.task_id)
         if next_offset is None:
             next_offset = page.offset + self.stride
         self.progress["next_offset"] = next_offset
@@ -262,9 +264,14 @@ class TaskPaginator:
         if self.budget is not None and self.tasks_created >= self.budget:
             return False
         ledger = self.pacer.ledger
-        if ledger is not None:
+        # A bridge re-reads a page because the list shifted under it: an older task's
+        # page is just what it must not get. Nor is a page this run read handed out twice.
+        if ledger is not None and not entry.get("bridge"):
             reused = ledger.reusable_task(
-                self.query, self.page_size, entry["offset"], exclude=entry.get("ids", [])
+                self.query,
+                self.page_size,
+                entry["offset"],
+                exclude={*entry.get("ids", []), *self._read_ids},
             )
             if reused is not None:
                 # Created by a run whose STATE was lost (a killed pipeline) or by a

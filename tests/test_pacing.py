@@ -10,7 +10,6 @@ import time
 
 import pytest
 
-from tap_linkedin_connections.pacing import TaskPacer
 from tests.helpers import bookmark, run_tap, tap_config
 
 
@@ -95,7 +94,7 @@ def test_two_runs_in_one_hour_share_the_budget(make_sandbox, tmp_path):
 
 @pytest.mark.parametrize("in_flight", [1, 2, 3])
 def test_tasks_in_flight_are_bounded(make_sandbox, tmp_path, in_flight):
-    sandbox = make_sandbox(connections=1000, seed=4, work_time=0.01)
+    sandbox = make_sandbox(connections=1000, seed=4, work_time=0.05)
     run = run_tap(tap_config(sandbox.url, max_tasks_in_flight=in_flight), tmp_path)
 
     assert run.returncode == 0, run.stderr
@@ -128,11 +127,3 @@ def test_progress_lines_go_to_stderr_and_stdout_stays_singer(make_sandbox, tmp_p
     assert "tasks created" in progress[-1]
     assert "waiting for" in progress[-1]
     assert {m["type"] for m in run.messages} <= {"SCHEMA", "RECORD", "STATE", "ACTIVATE_VERSION"}
-
-
-def test_creation_times_in_the_future_count_as_now() -> None:
-    # Clock skew, or a STATE moved between hosts: a year-2099 stamp must not hold the
-    # slot for 72 years, only for the hour a task created now would.
-    pacer = TaskPacer(1, ["2099-01-01T00:00:00+00:00"])
-    assert 3590 < pacer.seconds_until_slot() <= 3600
-    assert TaskPacer(2, ["2099-01-01T00:00:00+00:00"]).seconds_until_slot() == 0
