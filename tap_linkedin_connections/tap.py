@@ -14,6 +14,7 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.tap_base import CliTestOptionValue
+from typing_extensions import override
 
 from tap_linkedin_connections.client import OutXClient, OutXError
 from tap_linkedin_connections.ledger import LedgerError
@@ -314,11 +315,13 @@ class TapLinkedInConnections(Tap):
             # (repr, escaped), so redacting it covers them all.
             redact_from_logs(api_key.strip())
 
+    @override
     def discover_streams(self) -> list[ConnectionsStream]:
         """The tap's one stream."""
         return [ConnectionsStream(tap=self)]
 
     @classmethod
+    @override
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
         """``--test``: check the key and the extension; ``--test=schema`` as the SDK does.
 
@@ -369,8 +372,10 @@ class TapLinkedInConnections(Tap):
             "no task created)"
         )
 
+    @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        # A private SDK hook, overridden because it is the one place that sees the merged
+        # A private SDK hook (tests/test_sdk_contract.py checks it still exists and is
+        # called when the tap is built), overridden because it is the one place that sees the merged
         # config (files + environment) before any request, and because the SDK's own
         # messages echo the offending value, which could be the API key. It is also the
         # one place to read number settings that Meltano passes as text.
@@ -395,6 +400,7 @@ class SecretRedactor(logging.Filter):
         super().__init__()
         self.secret = secret
 
+    @override
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if record.exc_info and not record.exc_text:
