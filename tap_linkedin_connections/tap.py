@@ -28,8 +28,22 @@ from tap_linkedin_connections.validation import (
 )
 
 
-def _seconds(name: str, default: float, description: str) -> th.Property[t.Any]:
-    return th.Property(
+class Setting(th.Property[t.Any]):
+    """A setting that cannot be null (the SDK makes every optional property nullable).
+
+    The tap reads such a setting as its type, so a null must be refused before the run.
+    """
+
+    @override
+    def to_dict(self) -> dict[str, t.Any]:
+        schema: dict[str, t.Any] = super().to_dict()
+        types = schema[self.name]["type"]
+        schema[self.name]["type"] = [kind for kind in types if kind != "null"]
+        return schema
+
+
+def _seconds(name: str, default: float, description: str) -> Setting:
+    return Setting(
         name, th.NumberType(exclusive_minimum=0), default=default, description=description
     )
 
@@ -72,7 +86,7 @@ class TapLinkedInConnections(Tap):
                 "to state."
             ),
         ),
-        th.Property(
+        Setting(
             "api_url",
             th.StringType,
             default="https://api.outx.ai",
@@ -91,7 +105,7 @@ class TapLinkedInConnections(Tap):
                 "new full pass."
             ),
         ),
-        th.Property(
+        Setting(
             "sort_type",
             th.StringType(allowed_values=[RECENTLY_ADDED, RELEVANCE]),
             default=RECENTLY_ADDED,
@@ -102,7 +116,7 @@ class TapLinkedInConnections(Tap):
                 "`RELEVANCE` is LinkedIn's default order; every run is then a full pass."
             ),
         ),
-        th.Property(
+        Setting(
             "page_size",
             th.IntegerType(minimum=2, maximum=100),
             default=100,
@@ -114,7 +128,7 @@ class TapLinkedInConnections(Tap):
                 "them. A pass keeps the page size it started with."
             ),
         ),
-        th.Property(
+        Setting(
             "max_deleted_fraction",
             th.NumberType(minimum=0, maximum=1),
             default=0.1,
@@ -144,7 +158,7 @@ class TapLinkedInConnections(Tap):
             "How long one task may take, counted from when the tap starts waiting for "
             "it, before it is submitted again (OutX advises 2-3 minutes).",
         ),
-        th.Property(
+        Setting(
             "max_task_attempts",
             th.IntegerType(minimum=1),
             default=3,
@@ -160,7 +174,7 @@ class TapLinkedInConnections(Tap):
             30.0,
             "Timeout of one HTTP request to OutX.",
         ),
-        th.Property(
+        Setting(
             "max_request_attempts",
             th.IntegerType(minimum=1),
             default=6,
@@ -181,7 +195,7 @@ class TapLinkedInConnections(Tap):
             60.0,
             "Longest wait between two HTTP retries, unless `Retry-After` asks for more.",
         ),
-        th.Property(
+        Setting(
             "max_tasks_in_flight",
             th.IntegerType(minimum=1, maximum=10),
             default=1,
@@ -220,7 +234,7 @@ class TapLinkedInConnections(Tap):
                 "means no limit."
             ),
         ),
-        th.Property(
+        Setting(
             "task_spacing_min_seconds",
             th.NumberType(minimum=0),
             default=10.0,
@@ -231,7 +245,7 @@ class TapLinkedInConnections(Tap):
                 "not come in bursts. 0 and 0 turn spacing off."
             ),
         ),
-        th.Property(
+        Setting(
             "task_spacing_max_seconds",
             th.NumberType(minimum=0),
             default=30.0,
@@ -288,7 +302,7 @@ class TapLinkedInConnections(Tap):
                 "Unset means no limit."
             ),
         ),
-        th.Property(
+        Setting(
             "full_refresh",
             th.BooleanType,
             default=False,
@@ -380,7 +394,7 @@ class TapLinkedInConnections(Tap):
         # messages echo the offending value, which could be the API key. It is also the
         # one place to read number settings that Meltano passes as text.
         self._config.update(numbers_from_text(self._config, self.config_jsonschema))
-        problems = config_problems(self.config)
+        problems = config_problems(self.config, self.config_jsonschema)
         if problems and raise_errors:
             raise ConfigError(problems)
         for problem in problems:
@@ -425,7 +439,7 @@ def redact_from_logs(secret: str) -> None:
 
 def main() -> None:
     """Console entry point: a user-facing failure ends in one line, not a traceback."""
-    problems = argument_problems(sys.argv[1:], os.environ)
+    problems = argument_problems(sys.argv[1:], os.environ, TapLinkedInConnections.config_jsonschema)
     if problems:
         for problem in problems:
             sys.stderr.write(f"tap-linkedin-connections: error: {problem}\n")
