@@ -7,32 +7,19 @@ reached OutX (HTTP 429, a refused connection) is not.
 
 from __future__ import annotations
 
-import logging
 import socket
 
 import pytest
 
-from tap_linkedin_connections.client import OutXClient, ServiceUnavailable
+from tap_linkedin_connections.client import ServiceUnavailable
+from tests.helpers import outx_client
 from tests.scripted_server import Answer, ScriptedServer, task_created
-
-
-def _client(url: str) -> OutXClient:
-    return OutXClient(
-        api_url=url,
-        api_key="test-key",
-        request_timeout=5.0,
-        max_request_attempts=2,
-        retry_initial_wait=0.01,
-        retry_max_wait=0.01,
-        user_agent="test",
-        logger=logging.getLogger("test_client_retries"),
-    )
 
 
 def _retries_after(answer: Answer) -> tuple[list[bool], int]:
     seen: list[bool] = []
     with ScriptedServer([answer, task_created("t1")], []) as server:
-        client = _client(server.url)
+        client = outx_client(server.url, attempts=2)
         assert client.create_task({"start": 0, "count": 10}, before_retry=seen.append) == "t1"
         client.close()
     return seen, client.counters["ambiguous_create_retries"]
@@ -51,7 +38,7 @@ def test_a_refused_connection_queued_nothing() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     seen: list[bool] = []
-    client = _client(f"http://127.0.0.1:{port}")
+    client = outx_client(f"http://127.0.0.1:{port}", attempts=2)
     with pytest.raises(ServiceUnavailable, match="connection refused"):
         client.create_task({"start": 0, "count": 10}, before_retry=seen.append)
     client.close()
