@@ -9,6 +9,8 @@ create, when, and what to do with their pages is the paginator's business.
 from __future__ import annotations
 
 import email.utils
+import enum
+import http.client
 import logging
 import random
 import re
@@ -83,12 +85,36 @@ class TaskGaveUp(OutXError):
 
 
 class RetriableError(Exception):
-    """A transient failure: the same request may succeed if sent again."""
+    """A transient failure: the same request may succeed if sent again.
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    ``may_have_reached_server`` is False only when the failure proves the service did
+    not act on the request (HTTP 429, a refused connection, a failed TLS handshake): a
+    create retried after such a failure cannot have queued a task before.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        retry_after: float | None = None,
+        *,
+        may_have_reached_server: bool = True,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.may_have_reached_server = may_have_reached_server
+
+
+class Endpoint(enum.Enum):
+    """The two OutX endpoints the tap calls: (method, path, what a failure was doing)."""
+
+    CREATE_TASK = ("POST", CREATE_TASK_PATH, "creating a task")
+    TASK_STATUS = ("GET", TASK_STATUS_PATH, "polling a task")
+
+    def __init__(self, method: str, path: str, doing: str) -> None:
+        self.method = method
+        self.path = path
+        self.doing = doing
 
 
 @dataclass(frozen=True)
@@ -194,19 +220,12 @@ class OutXClient:
         that nothing was queued (False: HTTP 429, connection refused). Pacing counts
         each attempt there; an exception from it ends the retries.
         """
-        return self._call(
-            "POST",
-            CREATE_TASK_PATH,
-            "creating a task",
-            _read_task_id,
-            json=body,
-            before_retry=before_retry,
-        )
+        return self._call(Endpoint.CREATE_TASK, _read_task_id, json=body, before_retry=before_retry)
 
     def task_status(self, task_id: str) -> TaskStatus:
         """Read a task's status once."""
         params = {"api_agent_task_id": task_id}
-        return self._call("GET", TASK_STATUS_PATH, "polling a task", _read_status, params=params)
+        return self._call(Endpoint.TASK_STATUS, _read_status, params=params)
 
     def check_connection(self) -> None:
         """Check the key and the extension without creating a task (no LinkedIn action).
@@ -224,26 +243,22 @@ class OutXClient:
 
     def _call(
         self,
-        method: str,
-        path: str,
-        what: str,
+        endpoint: Endpoint,
         read: t.Callable[[requests.Response], _Answer],
         **kwargs: t.Any,
     ) -> _Answer:
         try:
-            return self._send_with_retries(method, path, what, read, **kwargs)
+            return self._send_with_retries(endpoint, read, **kwargs)
         except RetriableError as exc:
             msg = (
-                f"OutX kept failing while {what}: {exc.reason} "
+                f"OutX kept failing while {endpoint.doing}: {exc.reason} "
                 f"(gave up after {self.max_request_attempts} attempts)"
             )
             raise ServiceUnavailable(msg) from None
 
     def _send(
         self,
-        method: str,
-        path: str,
-        what: str,
+        endpoint: Endpoint,
         read: t.Callable[[requests.Response], _Answer],
         **kwargs: t.Any,
     ) -> _Answer:
@@ -251,23 +266,28 @@ class OutXClient:
         kwargs.pop("before_retry", None)  # for _on_backoff, not for requests
         try:
             response = self.session.request(
-                method, self.api_url + path, timeout=self.request_timeout, **kwargs
+                endpoint.method,
+                self.api_url + endpoint.path,
+                timeout=self.request_timeout,
+                **kwargs,
             )
         except (
             requests.ConnectionError,
             requests.Timeout,
             requests.exceptions.ChunkedEncodingError,
         ) as exc:
-            # A reset or timeout after sending may have reached the service, a refused
-            # connection did not: _on_backoff tells them apart when it warns.
-            raise RetriableError(_describe_network_error(exc)) from None
+            raise _network_error(exc) from None
 
         code = response.status_code
         if code == 429 or code >= 500:
-            reason = self._redact(f"HTTP {code}{_error_suffix(response)}")
-            raise RetriableError(reason, parse_retry_after(response.headers.get("Retry-After")))
+            raise RetriableError(
+                self._redact(f"HTTP {code}{_error_suffix(response)}"),
+                parse_retry_after(response.headers.get("Retry-After")),
+                # A 429 refuses the request unread; a 5xx may come after the work.
+                may_have_reached_server=code != 429,
+            )
         if code >= 400:
-            raise _fatal_error(code, self._redact(_error_text(response)), what)
+            raise _fatal_error(code, self._redact(_error_text(response)), endpoint)
         return read(response)
 
     def _redact(self, text: str) -> str:
@@ -289,20 +309,20 @@ class OutXClient:
 
     def _on_backoff(self, details: t.Any) -> None:
         exc = details.get("exception")
-        method, path = details["args"][0], details["args"][1]
+        endpoint: Endpoint = details["args"][0]
         reason = exc.reason if isinstance(exc, RetriableError) else type(exc).__name__
         self.counters["retries"] += 1
-        # A 429 or a refused connection queued nothing; any other failed create may have.
-        ambiguous = path == CREATE_TASK_PATH and not reason.startswith(
-            ("HTTP 429", "connection refused", "TLS error")
+        # Only a create the service may have acted on may have queued a task.
+        ambiguous = endpoint is Endpoint.CREATE_TASK and (
+            not isinstance(exc, RetriableError) or exc.may_have_reached_server
         )
         if ambiguous:
             self.counters["ambiguous_create_retries"] += 1
         before_retry = details.get("kwargs", {}).get("before_retry")
         self.logger.warning(
             "OutX %s %s failed (%s); retry %d of %d in %.2fs%s",
-            method,
-            path,
+            endpoint.method,
+            endpoint.path,
             reason,
             details["tries"],
             self.max_request_attempts - 1,
@@ -356,22 +376,42 @@ def _read_status(response: requests.Response) -> TaskStatus:
     return TaskStatus(data["status"].lower(), data.get("task_output"))
 
 
-def _describe_network_error(exc: Exception) -> str:
-    text = str(exc).lower()
+def _network_error(exc: requests.RequestException) -> RetriableError:
+    """A transport failure as a retriable error saying whether the request got through."""
     if isinstance(exc, requests.exceptions.SSLError):
         # The handshake failed, so no request was sent (a certificate or proxy problem).
-        return "TLS error (certificate or handshake; nothing was sent)"
+        reason = "TLS error (certificate or handshake; nothing was sent)"
+        return RetriableError(reason, may_have_reached_server=False)
     if isinstance(exc, requests.ConnectTimeout):
-        return "connection timed out"
+        return RetriableError("connection timed out")
     if isinstance(exc, requests.ReadTimeout):
-        return "read timed out"
-    if "refused" in text:
-        return "connection refused"
-    if "reset" in text or "aborted" in text or "remote end closed" in text:
-        return "connection reset"
+        return RetriableError("read timed out")
+    causes = tuple(type(cause) for cause in _causes(exc))
+    if any(issubclass(cause, ConnectionRefusedError) for cause in causes):
+        return RetriableError("connection refused", may_have_reached_server=False)
+    if any(issubclass(cause, _RESETS) for cause in causes):
+        return RetriableError("connection reset")
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return "answer cut short"
-    return "network error"
+        return RetriableError("answer cut short")
+    return RetriableError("network error")
+
+
+#: Low-level errors of a connection closed under a request (a reset, an abort).
+_RESETS = (ConnectionResetError, ConnectionAbortedError, http.client.RemoteDisconnected)
+
+
+def _causes(exc: BaseException) -> t.Iterator[BaseException]:
+    """The exception and those it wraps: requests and urllib3 nest them in args and reason."""
+    pending: list[object] = [exc]
+    seen: set[int] = set()
+    while pending:
+        cause = pending.pop()
+        if not isinstance(cause, BaseException) or id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        yield cause
+        pending.extend((cause.__cause__, cause.__context__, getattr(cause, "reason", None)))
+        pending.extend(cause.args)
 
 
 def _error_text(response: requests.Response) -> str:
@@ -397,7 +437,7 @@ def _error_suffix(response: requests.Response) -> str:
     return ""
 
 
-def _fatal_error(code: int, error: str, what: str) -> OutXError:
+def _fatal_error(code: int, error: str, endpoint: Endpoint) -> OutXError:
     said = f" ({error})" if error else ""
     if code == 401:
         return ApiKeyRejected(
@@ -413,7 +453,9 @@ def _fatal_error(code: int, error: str, what: str) -> OutXError:
     if code == 400:
         field = next((f for f in ("keyword", "sort_type", "start", "count") if f in error), "")
         hint = f": check the '{field}' setting" if field in ("keyword", "sort_type") else ""
-        return RequestRejected(f"OutX rejected a request while {what} (HTTP 400{said}){hint}")
-    if code == 404 and what == "polling a task":
+        return RequestRejected(
+            f"OutX rejected a request while {endpoint.doing} (HTTP 400{said}){hint}"
+        )
+    if code == 404 and endpoint is Endpoint.TASK_STATUS:
         return TaskNotFound(f"OutX does not know the task (HTTP 404{said})")
-    return OutXError(f"OutX answered HTTP {code} while {what}{said}")
+    return OutXError(f"OutX answered HTTP {code} while {endpoint.doing}{said}")

@@ -20,10 +20,10 @@ import time
 import typing as t
 from urllib.parse import quote
 
-from singer_sdk import Stream
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import RemoveRecordTransform
+from typing_extensions import override
 
 from tap_linkedin_connections import __name__ as package_name
 from tap_linkedin_connections import passes
@@ -31,6 +31,7 @@ from tap_linkedin_connections.client import CONNECTION_FIELDS, MalformedPage, Ou
 from tap_linkedin_connections.ledger import TaskLedger, account_fingerprint, ledger_url
 from tap_linkedin_connections.pacing import PacingRules, StateWindow, TaskPacer
 from tap_linkedin_connections.paginator import Page, PollSettings, TaskPaginator
+from tap_linkedin_connections.sdk import SdkStream
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -62,7 +63,7 @@ def to_record(connection: t.Any, page: Page, index: int) -> dict[str, t.Any]:
     return record
 
 
-class ConnectionsStream(Stream):
+class ConnectionsStream(SdkStream):
     """The account's 1st-degree connections, one RECORD per person."""
 
     name = "connections"
@@ -98,6 +99,7 @@ class ConnectionsStream(Stream):
         ),
     ).to_dict()
 
+    @override
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """Run (or resume) one pass and yield its new connections."""
         if all(isinstance(m, RemoveRecordTransform) for m in self.stream_maps):
@@ -120,9 +122,8 @@ class ConnectionsStream(Stream):
         known_set = set(known)
 
         # RECORD messages carry the pass's table version, so a later ACTIVATE_VERSION
-        # can tell the rows of this pass from older ones. The SDK sets this private
-        # attribute only for its own start-of-pass ACTIVATE_VERSION, which we do not use.
-        self._stream_version = int(current["version"])
+        # can tell the rows of this pass from older ones.
+        self.set_table_version(int(current["version"]))
 
         page_size = int(current["page_size"])
         pager = self._paginator(state, current, lookahead=1 if incremental else None)
@@ -330,7 +331,7 @@ class ConnectionsStream(Stream):
             # Only now, with every connection re-sent, may a target drop the rows this
             # pass did not send. (The SDK's own ACTIVATE_VERSION comes before the
             # records, which would empty the table if the run died halfway.)
-            self._write_activate_version_message(int(current["version"]))
+            self.set_table_version(int(current["version"]), activate=True)
             self.logger.info("Full pass complete: %d connections", emitted)
             return "ACTIVATE_VERSION sent"
         if refusal:
@@ -364,7 +365,7 @@ class ConnectionsStream(Stream):
             max_request_attempts=int(config["max_request_attempts"]),
             retry_initial_wait=float(config["retry_initial_wait_seconds"]),
             retry_max_wait=float(config["retry_max_wait_seconds"]),
-            user_agent=f"{package_name}/{self._tap.plugin_version}",
+            user_agent=f"{package_name}/{self.plugin_version}",
             logger=self.logger,
         )
         query = (
@@ -407,4 +408,4 @@ class ConnectionsStream(Stream):
         # The SDK writes STATE only after RECORDs; a task id must reach STATE as soon
         # as the task exists, so STATE is written here directly (identical STATE
         # messages are skipped by the state writer).
-        self._tap.state_writer.write_state(self.tap_state)
+        self.write_state_now()

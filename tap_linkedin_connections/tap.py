@@ -14,6 +14,7 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.tap_base import CliTestOptionValue
+from typing_extensions import override
 
 from tap_linkedin_connections.client import OutXClient, OutXError
 from tap_linkedin_connections.ledger import LedgerError
@@ -27,8 +28,22 @@ from tap_linkedin_connections.validation import (
 )
 
 
-def _seconds(name: str, default: float, description: str) -> th.Property[t.Any]:
-    return th.Property(
+class Setting(th.Property[t.Any]):
+    """A setting that cannot be null (the SDK makes every optional property nullable).
+
+    The tap reads such a setting as its type, so a null must be refused before the run.
+    """
+
+    @override
+    def to_dict(self) -> dict[str, t.Any]:
+        schema: dict[str, t.Any] = super().to_dict()
+        types = schema[self.name]["type"]
+        schema[self.name]["type"] = [kind for kind in types if kind != "null"]
+        return schema
+
+
+def _seconds(name: str, default: float, description: str) -> Setting:
+    return Setting(
         name, th.NumberType(exclusive_minimum=0), default=default, description=description
     )
 
@@ -71,7 +86,7 @@ class TapLinkedInConnections(Tap):
                 "to state."
             ),
         ),
-        th.Property(
+        Setting(
             "api_url",
             th.StringType,
             default="https://api.outx.ai",
@@ -90,7 +105,7 @@ class TapLinkedInConnections(Tap):
                 "new full pass."
             ),
         ),
-        th.Property(
+        Setting(
             "sort_type",
             th.StringType(allowed_values=[RECENTLY_ADDED, RELEVANCE]),
             default=RECENTLY_ADDED,
@@ -101,7 +116,7 @@ class TapLinkedInConnections(Tap):
                 "`RELEVANCE` is LinkedIn's default order; every run is then a full pass."
             ),
         ),
-        th.Property(
+        Setting(
             "page_size",
             th.IntegerType(minimum=2, maximum=100),
             default=100,
@@ -113,7 +128,7 @@ class TapLinkedInConnections(Tap):
                 "them. A pass keeps the page size it started with."
             ),
         ),
-        th.Property(
+        Setting(
             "max_deleted_fraction",
             th.NumberType(minimum=0, maximum=1),
             default=0.1,
@@ -143,7 +158,7 @@ class TapLinkedInConnections(Tap):
             "How long one task may take, counted from when the tap starts waiting for "
             "it, before it is submitted again (OutX advises 2-3 minutes).",
         ),
-        th.Property(
+        Setting(
             "max_task_attempts",
             th.IntegerType(minimum=1),
             default=3,
@@ -159,7 +174,7 @@ class TapLinkedInConnections(Tap):
             30.0,
             "Timeout of one HTTP request to OutX.",
         ),
-        th.Property(
+        Setting(
             "max_request_attempts",
             th.IntegerType(minimum=1),
             default=6,
@@ -180,7 +195,7 @@ class TapLinkedInConnections(Tap):
             60.0,
             "Longest wait between two HTTP retries, unless `Retry-After` asks for more.",
         ),
-        th.Property(
+        Setting(
             "max_tasks_in_flight",
             th.IntegerType(minimum=1, maximum=10),
             default=1,
@@ -219,7 +234,7 @@ class TapLinkedInConnections(Tap):
                 "means no limit."
             ),
         ),
-        th.Property(
+        Setting(
             "task_spacing_min_seconds",
             th.NumberType(minimum=0),
             default=10.0,
@@ -230,7 +245,7 @@ class TapLinkedInConnections(Tap):
                 "not come in bursts. 0 and 0 turn spacing off."
             ),
         ),
-        th.Property(
+        Setting(
             "task_spacing_max_seconds",
             th.NumberType(minimum=0),
             default=30.0,
@@ -287,7 +302,7 @@ class TapLinkedInConnections(Tap):
                 "Unset means no limit."
             ),
         ),
-        th.Property(
+        Setting(
             "full_refresh",
             th.BooleanType,
             default=False,
@@ -314,11 +329,13 @@ class TapLinkedInConnections(Tap):
             # (repr, escaped), so redacting it covers them all.
             redact_from_logs(api_key.strip())
 
+    @override
     def discover_streams(self) -> list[ConnectionsStream]:
         """The tap's one stream."""
         return [ConnectionsStream(tap=self)]
 
     @classmethod
+    @override
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
         """``--test``: check the key and the extension; ``--test=schema`` as the SDK does.
 
@@ -369,13 +386,15 @@ class TapLinkedInConnections(Tap):
             "no task created)"
         )
 
+    @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        # A private SDK hook, overridden because it is the one place that sees the merged
+        # A private SDK hook (tests/test_sdk_contract.py checks it still exists and is
+        # called when the tap is built), overridden because it is the one place that sees the merged
         # config (files + environment) before any request, and because the SDK's own
         # messages echo the offending value, which could be the API key. It is also the
         # one place to read number settings that Meltano passes as text.
         self._config.update(numbers_from_text(self._config, self.config_jsonschema))
-        problems = config_problems(self.config)
+        problems = config_problems(self.config, self.config_jsonschema)
         if problems and raise_errors:
             raise ConfigError(problems)
         for problem in problems:
@@ -395,6 +414,7 @@ class SecretRedactor(logging.Filter):
         super().__init__()
         self.secret = secret
 
+    @override
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if record.exc_info and not record.exc_text:
@@ -419,7 +439,7 @@ def redact_from_logs(secret: str) -> None:
 
 def main() -> None:
     """Console entry point: a user-facing failure ends in one line, not a traceback."""
-    problems = argument_problems(sys.argv[1:], os.environ)
+    problems = argument_problems(sys.argv[1:], os.environ, TapLinkedInConnections.config_jsonschema)
     if problems:
         for problem in problems:
             sys.stderr.write(f"tap-linkedin-connections: error: {problem}\n")

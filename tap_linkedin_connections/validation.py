@@ -14,6 +14,8 @@ import typing as t
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import jsonschema
+
 from tap_linkedin_connections.pacing import ActiveHours, zone
 
 RECENTLY_ADDED = "RECENTLY_ADDED"
@@ -21,36 +23,28 @@ RELEVANCE = "RELEVANCE"
 
 ENV_PREFIX = "TAP_LINKEDIN_CONNECTIONS_"
 
-#: Settings that are durations in seconds: any positive number, fractions included.
-DURATION_SETTINGS = (
-    "poll_interval_min_seconds",
-    "poll_interval_max_seconds",
-    "task_timeout_seconds",
-    "request_timeout_seconds",
-    "retry_initial_wait_seconds",
-    "retry_max_wait_seconds",
-    "progress_interval_seconds",
-    "pickup_timeout_seconds",
+
+def _is_finite_number(checker: object, value: object) -> bool:
+    # JSON config files are read with decimals, so numbers may arrive as Decimal; NaN
+    # and infinities are no setting's value.
+    del checker
+    if isinstance(value, bool) or not isinstance(value, (int, float, decimal.Decimal)):
+        return False
+    return math.isfinite(value)
+
+
+def _is_whole_number(checker: object, value: object) -> bool:
+    # 50.0 (or Decimal 50.0) is a whole number, as JSON Schema says.
+    return _is_finite_number(checker, value) and float(t.cast("float", value)).is_integer()
+
+
+#: JSON Schema draft 7, where a number is finite and may be a Decimal.
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft7Validator,
+    type_checker=jsonschema.Draft7Validator.TYPE_CHECKER.redefine_many(
+        {"number": _is_finite_number, "integer": _is_whole_number}
+    ),
 )
-
-#: Settings in seconds where 0 is allowed (0 turns spacing off).
-GAP_SETTINGS = ("task_spacing_min_seconds", "task_spacing_max_seconds")
-
-#: Whole-number settings: name → (smallest, largest or None, may be null).
-COUNT_SETTINGS: dict[str, tuple[int, int | None, bool]] = {
-    "page_size": (2, 100, False),
-    "max_task_attempts": (1, None, False),
-    "max_request_attempts": (1, None, False),
-    "max_tasks_in_flight": (1, 10, False),
-    "max_tasks_per_hour": (0, None, True),
-    "max_tasks_per_day": (0, None, True),
-    "max_tasks_per_run": (1, None, True),
-}
-
-
-def _is_number(value: object) -> bool:
-    # JSON config files are read with decimals, so numbers may arrive as Decimal.
-    return isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
 
 
 def _is_header_safe(text: str) -> bool:
@@ -90,119 +84,155 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def config_problems(config: t.Mapping[str, t.Any]) -> list[str]:
+def config_problems(config: t.Mapping[str, t.Any], schema: t.Mapping[str, t.Any]) -> list[str]:
     """Every problem with a config, one line each, in settings order; [] if none.
 
-    The messages name settings and expectations, never values: one of them is a key.
+    The limits come from the config schema; the messages name a setting and what the
+    schema expects of it, never the value given: one of them is the API key. Only what
+    the schema cannot say is checked by hand here.
     """
-    problems: list[str] = []
-    api_key = config.get("api_key")
-    if api_key is not None and not isinstance(api_key, str):
-        problems.append("'api_key' must be text")
-    elif isinstance(api_key, str) and not _is_header_safe(api_key.strip()):
-        # Surrounding whitespace (a key read from a file ends in a newline) is dropped;
-        # anything else would not survive as an HTTP header, so it is no key.
-        problems.append(
-            "'api_key' holds a control character or a character outside Latin-1: "
-            "copy the key again from OutX"
-        )
-    elif not isinstance(api_key, str) or not api_key.strip():
-        problems.append(
-            "'api_key' is missing or empty: set your OutX team API key "
-            "(TAP_LINKEDIN_CONNECTIONS_API_KEY)"
-        )
-    problems.extend(_api_url_problems(config.get("api_url", "https://api.outx.ai")))
-    keyword = config.get("keyword")
-    if keyword is not None and not isinstance(keyword, str):
-        problems.append("'keyword' must be text")
-    sort_type = config.get("sort_type", RECENTLY_ADDED)
-    if sort_type not in (RECENTLY_ADDED, RELEVANCE):
-        problems.append(f"'sort_type' must be {RECENTLY_ADDED} or {RELEVANCE}")
-    for name, (smallest, largest, nullable) in COUNT_SETTINGS.items():
-        if name not in config or (nullable and config[name] is None):
+    properties: dict[str, t.Any] = schema.get("properties", {})
+    problems = _schema_problems(config, schema)
+    for name, problem in _rule_problems(config, invalid=set(problems)).items():
+        problems.setdefault(name, problem)  # a setting's schema problem comes first
+    order = {name: index for index, name in enumerate(properties)}
+    return [problems[name] for name in sorted(problems, key=lambda n: order.get(n, len(order)))]
+
+
+def _schema_problems(
+    config: t.Mapping[str, t.Any], schema: t.Mapping[str, t.Any]
+) -> dict[str, str]:
+    """The first schema problem of each setting, by name."""
+    problems: dict[str, str] = {}
+    for error in _Validator(schema).iter_errors(dict(config)):
+        if error.validator == "required":
+            names = [n for n in error.validator_value if n not in config]
+            for name in names:
+                problems.setdefault(name, _missing(name))
             continue
-        value = config[name]
-        in_range = (
-            _is_number(value)
-            and math.isfinite(float(value))
-            and float(value).is_integer()
-            and value >= smallest
-            and (largest is None or value <= largest)
-        )
-        if not in_range:
-            bounds = f"from {smallest} to {largest}" if largest else f"of at least {smallest}"
-            problems.append(f"'{name}' must be a whole number {bounds}")
-    for name in DURATION_SETTINGS:
-        value = config.get(name, 1.0)
-        if not _is_number(value) or not math.isfinite(float(value)) or value <= 0:
-            problems.append(f"'{name}' must be a positive number of seconds")
-    low = config.get("poll_interval_min_seconds", 1.0)
-    high = config.get("poll_interval_max_seconds", 10.0)
-    if _is_number(low) and _is_number(high) and 0 < high < low:
-        problems.append(
-            "'poll_interval_min_seconds' must not be larger than 'poll_interval_max_seconds'"
-        )
-    if not isinstance(config.get("full_refresh", False), bool):
-        problems.append("'full_refresh' must be true or false")
-    fraction = config.get("max_deleted_fraction", 0.1)
-    if not _is_number(fraction) or not 0 <= fraction <= 1:
-        problems.append("'max_deleted_fraction' must be a number from 0 to 1")
-    if config.get("batch_config") is not None:
-        problems.append(
-            "'batch_config' is not supported: the tap writes RECORD messages (a list of "
-            "connections is small); remove the setting"
-        )
-    problems.extend(_pacing_problems(config))
+        if not error.path:
+            continue
+        name = str(error.path[0])
+        if error.validator == "minLength" or (
+            name in schema.get("required", ()) and config[name] is None
+        ):
+            problems.setdefault(name, _missing(name))
+        setting = schema.get("properties", {}).get(name, {})
+        problems.setdefault(name, f"'{name}' must be {_expectation(setting)}")
     return problems
 
 
-def _pacing_problems(config: t.Mapping[str, t.Any]) -> list[str]:
-    problems = []
-    for name in GAP_SETTINGS:
-        value = config.get(name, 0.0)
-        if not _is_number(value) or not math.isfinite(float(value)) or value < 0:
-            problems.append(f"'{name}' must be a number of seconds, 0 or more")
-    low = config.get("task_spacing_min_seconds", 10.0)
-    high = config.get("task_spacing_max_seconds", 30.0)
-    if _is_number(low) and _is_number(high) and 0 <= high < low:
-        problems.append(
-            "'task_spacing_min_seconds' must not be larger than 'task_spacing_max_seconds'"
+def _missing(name: str) -> str:
+    return f"'{name}' is missing or empty: set it ({ENV_PREFIX}{name.upper()})"
+
+
+def _expectation(setting: t.Mapping[str, t.Any]) -> str:
+    """What a setting's schema asks for, in words (from its keywords, never a value)."""
+    types = setting.get("type", ())
+    types = [types] if isinstance(types, str) else list(types)
+    if "enum" in setting:
+        choices = [str(c) for c in setting["enum"] if c is not None]
+        return " or ".join([", ".join(choices[:-1]), choices[-1]] if len(choices) > 1 else choices)
+    if "integer" in types:
+        return "a whole number" + _bounds(setting)
+    if "number" in types:
+        if setting.get("exclusiveMinimum") == 0 and "maximum" not in setting:
+            return "a positive number"
+        return "a number" + _bounds(setting)
+    if "boolean" in types:
+        return "true or false"
+    if "string" in types:
+        return "text"
+    kinds = {"object": "an object", "array": "a list"}
+    return " or ".join(kinds.get(kind, kind) for kind in types if kind != "null")
+
+
+def _bounds(setting: t.Mapping[str, t.Any]) -> str:
+    low, high = setting.get("minimum"), setting.get("maximum")
+    if low is not None and high is not None:
+        return f" from {low} to {high}"
+    if low is not None:
+        return f" of at least {low}"
+    if high is not None:
+        return f" of at most {high}"
+    if setting.get("exclusiveMinimum") is not None:
+        return f" above {setting['exclusiveMinimum']}"
+    return ""
+
+
+def _rule_problems(config: t.Mapping[str, t.Any], invalid: set[str]) -> dict[str, str]:
+    """What the schema cannot say: key hygiene, an https URL, min <= max, time windows.
+
+    ``invalid``: the settings the schema already refused, left out of comparisons.
+    """
+    problems: dict[str, str] = {}
+    api_key = config.get("api_key")
+    if isinstance(api_key, str) and not _is_header_safe(api_key.strip()):
+        # Surrounding whitespace (a key read from a file ends in a newline) is dropped;
+        # anything else would not survive as an HTTP header, so it is no key.
+        problems["api_key"] = (
+            "'api_key' holds a control character or a character outside Latin-1: "
+            "copy the key again from OutX"
         )
-    for name in ("active_hours", "timezone", "task_ledger"):
-        if config.get(name) is not None and not isinstance(config[name], str):
-            problems.append(f"'{name}' must be text")
+    elif isinstance(api_key, str) and not api_key.strip():
+        problems["api_key"] = _missing("api_key")
+    url_problem = _api_url_problem(config.get("api_url", "https://api.outx.ai"))
+    if url_problem:
+        problems["api_url"] = url_problem
+    for low, high in (
+        ("poll_interval_min_seconds", "poll_interval_max_seconds"),
+        ("task_spacing_min_seconds", "task_spacing_max_seconds"),
+    ):
+        if {low, high} & invalid or low not in config or high not in config:
+            continue
+        if _is_ordered_wrongly(config[low], config[high]):
+            problems[low] = f"'{low}' must not be larger than '{high}'"
+    if config.get("batch_config") is not None:
+        problems["batch_config"] = (
+            "'batch_config' is not supported: the tap writes RECORD messages (a list of "
+            "connections is small); remove the setting"
+        )
     timezone = config.get("timezone") or "UTC"
     hours = config.get("active_hours")
     if isinstance(timezone, str):
         try:
-            if isinstance(hours, str) and hours.strip():
-                ActiveHours.parse(hours, timezone)
-            else:
-                zone(timezone)
+            zone(timezone)
         except ValueError as exc:
-            problems.append(str(exc))
+            problems["timezone"] = str(exc)
+        else:
+            if isinstance(hours, str) and hours.strip():
+                try:
+                    ActiveHours.parse(hours, timezone)
+                except ValueError as exc:
+                    problems["active_hours"] = str(exc)
     return problems
 
 
-def _api_url_problems(api_url: object) -> list[str]:
+def _is_ordered_wrongly(low: object, high: object) -> bool:
+    return _is_finite_number(None, low) and _is_finite_number(None, high) and high < low  # type: ignore[operator]
+
+
+def _api_url_problem(api_url: object) -> str | None:
     if not isinstance(api_url, str):
-        return ["'api_url' must be an http(s) URL"]
+        return None  # the schema names it
     try:
         parts = urlsplit(api_url)
         host = parts.hostname or ""
     except ValueError:
-        return ["'api_url' must be an http(s) URL"]
+        return "'api_url' must be an http(s) URL"
     if parts.scheme not in ("http", "https") or not host:
-        return ["'api_url' must be an http(s) URL"]
+        return "'api_url' must be an http(s) URL"
     if parts.scheme == "http" and not _is_loopback(host):
-        return [
+        return (
             "'api_url' must use https (plain http is allowed only to a loopback host): "
             "the API key would travel in clear"
-        ]
-    return []
+        )
+    return None
 
 
-def argument_problems(argv: list[str], environ: t.Mapping[str, str]) -> list[str]:
+def argument_problems(
+    argv: list[str], environ: t.Mapping[str, str], schema: t.Mapping[str, t.Any]
+) -> list[str]:
     """Problems with the command line's files and, with ``--config ENV``, the environment.
 
     The SDK reads these itself, but answers a missing file, broken JSON or a setting
@@ -211,7 +241,7 @@ def argument_problems(argv: list[str], environ: t.Mapping[str, str]) -> list[str
     problems: list[str] = []
     for flag, path in _file_arguments(argv):
         if flag == "--config" and path == "ENV":
-            problems.extend(_environment_problems(environ))
+            problems.extend(_environment_problems(environ, schema))
             continue
         file = Path(path)
         if not file.is_file():
@@ -251,16 +281,18 @@ def _file_arguments(argv: list[str]) -> t.Iterator[tuple[str, str]]:
                 yield flag, argument.split("=", 1)[1]
 
 
-def _environment_problems(environ: t.Mapping[str, str]) -> list[str]:
+def _environment_problems(environ: t.Mapping[str, str], schema: t.Mapping[str, t.Any]) -> list[str]:
+    """Number settings from the environment that are not numbers (the SDK would fail)."""
     problems = []
-    for name in (*COUNT_SETTINGS, *DURATION_SETTINGS, *GAP_SETTINGS):
+    for name, setting in schema.get("properties", {}).items():
         text = environ.get(ENV_PREFIX + name.upper())
-        if text is None:
+        types = setting.get("type", ())
+        if text is None or not {"integer", "number"} & set(types):
             continue
-        decimal_setting = name in DURATION_SETTINGS or name in GAP_SETTINGS
+        whole = "integer" in types
         try:
-            float(text) if decimal_setting else int(text)
+            int(text) if whole else float(text)
         except ValueError:
-            kind = "number" if decimal_setting else "whole number"
+            kind = "whole number" if whole else "number"
             problems.append(f"{ENV_PREFIX}{name.upper()} must be a {kind}")
     return problems

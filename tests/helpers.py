@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -10,6 +11,8 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
+
+from tap_linkedin_connections.client import OutXClient
 
 #: A key that looks like a real one, so a leak would be found by searching for it.
 API_KEY = "outx-team-key-3f9c1d7e5b2a4c8e9f0a1b2c3d4e5f60"
@@ -110,3 +113,17 @@ def bookmark(state: dict[str, t.Any] | None) -> dict[str, t.Any]:
     """The connections stream's part of a STATE value."""
     assert state is not None, "the tap wrote no STATE"
     return t.cast("dict[str, t.Any]", state["bookmarks"]["connections"])
+
+
+def outx_client(url: str, *, attempts: int) -> OutXClient:
+    """A client for protocol tests: short timeouts, retries a millisecond apart."""
+    return OutXClient(
+        api_url=url,
+        api_key="k",
+        request_timeout=2,
+        max_request_attempts=attempts,
+        retry_initial_wait=0.001,
+        retry_max_wait=0.001,
+        user_agent="test",
+        logger=logging.getLogger("tests"),
+    )

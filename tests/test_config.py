@@ -38,7 +38,7 @@ INVALID = [
     ({"max_deleted_fraction": 1.5}, "'max_deleted_fraction' must be a number from 0 to 1"),
     ({"max_deleted_fraction": "a tenth"}, "'max_deleted_fraction' must be a number from 0 to 1"),
     ({"max_tasks_per_day": -1}, "'max_tasks_per_day' must be a whole number of at least 0"),
-    ({"task_spacing_min_seconds": -1}, "'task_spacing_min_seconds' must be a number of seconds"),
+    ({"task_spacing_min_seconds": -1}, "'task_spacing_min_seconds' must be a number of at least 0"),
     (
         {"task_spacing_min_seconds": 5, "task_spacing_max_seconds": 2},
         "'task_spacing_min_seconds' must not be larger",

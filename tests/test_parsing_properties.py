@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import logging
 
 import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tap_linkedin_connections.client import CONNECTION_FIELDS, OutXClient, OutXError, connections_in
+from tap_linkedin_connections.client import CONNECTION_FIELDS, OutXError, connections_in
 from tap_linkedin_connections.paginator import Page
 from tap_linkedin_connections.streams import ConnectionsStream, to_record
+from tests.helpers import outx_client
 from tests.scripted_server import Answer, ScriptedServer
 
 json_values = st.recursive(
@@ -86,16 +86,7 @@ def assert_one_line(error: OutXError) -> None:
 @given(body=bodies, status=st.sampled_from([200, 200, 200, 400, 404, 418, 500, 503]))
 def test_any_status_answer_is_read_or_refused_clearly(status_server, body, status):
     status_server.polls = [Answer(status, raw=body)]
-    client = OutXClient(
-        api_url=status_server.url,
-        api_key="k",
-        request_timeout=2,
-        max_request_attempts=1,
-        retry_initial_wait=0.001,
-        retry_max_wait=0.001,
-        user_agent="test",
-        logger=logging.getLogger("test"),
-    )
+    client = outx_client(status_server.url, attempts=1)
     try:
         answer = client.task_status("00000000-0000-0000-0000-000000000000")
     except OutXError as exc:
