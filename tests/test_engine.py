@@ -33,7 +33,8 @@ class FakeOutX:
         clock: the fake clock.
         total: connections in the list.
         script: how each created task behaves, in creation order ("ok", "failed",
-            "404", "stall": running for ever, "slow": ``slow`` seconds long);
+            "404", "cancelled": an unknown status, "stall": running for ever,
+            "slow": ``slow`` seconds long);
             tasks beyond the script are "ok".
         duration: how long an ordinary task runs.
         asleep: the extension picks nothing up.
@@ -90,8 +91,8 @@ class FakeOutX:
             return TaskStatus("pending", None)
         if now < task["ends"]:
             return TaskStatus("processing", None)
-        if task["kind"] == "failed":
-            return TaskStatus("failed", None)
+        if task["kind"] in ("failed", "cancelled"):
+            return TaskStatus(task["kind"], None)
         start, count = task["body"]["start"], task["body"]["count"]
         page = [{"entity_urn": f"urn:li:fsd_profile:P{n}"} for n in range(start, self.total)]
         return TaskStatus("completed", page[:count])
@@ -152,7 +153,9 @@ def test_a_failed_task_is_submitted_again(caplog):
     with caplog.at_level(logging.WARNING):
         (page,) = read_all(pipeline(outx, lookahead=1))
     assert page.task_id == "t2"
-    assert "The task for offset 0 failed (attempt 1 of 3, task t1)" in caplog.text
+    assert len(page.connections) == 5
+    assert [task["body"]["start"] for task in outx.tasks.values()] == [0, 0]
+    assert "failed (attempt 1 of 3, task t1); submitting it again" in caplog.text
 
 
 def test_a_task_failing_every_attempt_names_offset_attempts_and_ids():
@@ -180,8 +183,25 @@ def test_a_stalled_task_times_out_and_is_submitted_again(caplog):
     with caplog.at_level(logging.WARNING):
         (page,) = read_all(pipeline(outx, lookahead=1))
     assert page.task_id == "t2"
+    assert len(page.connections) == 5
     assert "timed out after 300s (last status: processing)" in caplog.text
+    assert len(outx.tasks) == 2
     assert outx.tasks["t2"]["created"] - start >= POLL.task_timeout
+
+
+def test_an_unknown_status_is_not_success(caplog):
+    outx = FakeOutX(FakeClock(), total=5, script=["cancelled", "cancelled"])
+    two_attempts = PollSettings(**{**POLL.__dict__, "max_attempts": 2})
+    with (
+        caplog.at_level(logging.WARNING),
+        pytest.raises(TaskGaveUp) as gave_up,
+    ):
+        read_all(pipeline(outx, lookahead=1, poll=two_attempts))
+    for needle in ("offset 0", "timed out", "last status: cancelled", "t1, t2"):
+        assert needle in str(gave_up.value)
+    # Said once per task (t1, t2), however often each was polled.
+    assert len(outx.polls["t1"]) > 2
+    assert caplog.text.count("has the unknown status 'cancelled'") == 2
 
 
 def test_a_timed_out_task_stays_a_candidate_and_its_page_is_taken():
