@@ -136,8 +136,9 @@ def place_page(
         if tail is None or joins(tail, urns):
             progress["tail"] = urns
             return Step(offset + stride, end=short)
-        progress["ahead"] = progress["reach"] = urns
+        progress["ahead"] = urns
         progress["ahead_offset"] = offset
+        progress["reach"] = urns
         progress["bridges"] = 1
         return Step(offset + stride, bridge=max(0, offset - stride))
     ahead = progress.get("ahead") or []

@@ -6,12 +6,14 @@ STATE, under ``bookmarks.connections``:
   ``newest`` (the entity URNs at the top of the newest-first list), ``version`` (the
   table version of the last full pass) and ``total`` (connections then).
 - ``pass``: the pass under way, if a run stopped before it ended: its ``kind`` (``full``
-  or ``incremental``), ``version``, ``page_size``, the paginator's ``next_offset`` and
+  or ``incremental``), ``version``, ``page_size``, the task pipeline's ``next_offset`` and
   ``tasks`` in flight, the ``newest`` URNs emitted so far, and its continuity (see
   passes.py): ``tail``, ``ahead``/``ahead_offset``/``bridges`` while a gap is open,
   ``lost`` once it cannot be proven whole. The next run resumes it.
 - ``task_window``: when the tasks of the last day were created, for pacing, only when
   the task ledger is off (``task_ledger: none``); otherwise the ledger keeps them.
+
+Their shapes are typed in passes.py (``Bookmark``, ``PassState``, ``TaskEntry``).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ it exists and the one before it has ended, and takes ``duration`` seconds.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import typing as t
 
@@ -280,4 +281,24 @@ def test_progress_lines_count_the_run_and_estimate_the_time_left(caplog):
     assert lines[1] == (
         "Progress: 1 pages, 10 connections, 2 tasks created, 5 polls in 120s; "
         "waiting for the task for offset 8; time left: about 5 min (5 pages)"
+    )
+
+
+def test_a_task_id_reaches_state_before_its_first_poll():
+    outx = FakeOutX(FakeClock(), total=5)
+    saved: list[str] = []
+    pipe = pipeline(outx, lookahead=1)
+    pipe.checkpoint = lambda: saved.append(json.dumps(pipe.progress))
+    outx_status = outx.task_status
+
+    def status(task_id: str) -> TaskStatus:
+        # What an interrupted run would find in STATE: the task, with its id.
+        assert f'"id": "{task_id}"' in saved[-1]
+        return outx_status(task_id)
+
+    outx.task_status = status  # type: ignore[method-assign]
+    read_all(pipe)
+    # STATE keeps the layout users' state files have.
+    assert saved[0] == (
+        '{"next_offset": 0, "tasks": [{"offset": 0, "id": "t1", "attempt": 1, "ids": ["t1"]}]}'
     )
