@@ -112,11 +112,9 @@ def pipeline(
     pacer.clock = outx.clock
     return TaskPipeline(
         outx,
-        query=QUERY,
-        page_size=page_size,
+        pacer,
         lookahead=lookahead,
         poll=poll,
-        pacer=pacer,
         budget=None,
         progress=progress if progress is not None else {},  # type: ignore[arg-type]
         checkpoint=lambda: None,

@@ -99,11 +99,10 @@ class TaskPipeline:
 
     Args:
         client: the OutX client.
-        query: body fields every task shares (``keyword``, ``sort_type``).
-        page_size: connections asked for per task (at most 100).
+        pacer: the account's budget for task creation; its ``query`` (the body fields
+            every task shares) and ``page_size`` (connections per task) are the tasks'.
         lookahead: the most tasks in flight at once.
         poll: polling and re-submission settings.
-        pacer: the account's budget for task creation.
         budget: the most tasks this run may create; None for no limit.
         progress: the pass's STATE, updated in place.
         checkpoint: writes STATE; called whenever ``progress`` changed.
@@ -116,12 +115,10 @@ class TaskPipeline:
     def __init__(
         self,
         client: TaskClient,
+        pacer: TaskPacer,
         *,
-        query: dict[str, str],
-        page_size: int,
         lookahead: int,
         poll: PollSettings,
-        pacer: TaskPacer,
         budget: int | None,
         progress: PassState,
         checkpoint: t.Callable[[], None],
@@ -131,8 +128,9 @@ class TaskPipeline:
         clock: Clock = REAL_CLOCK,
     ) -> None:
         self.client = client
-        self.query = query
-        self.page_size = page_size
+        # The pacer writes them to the ledger: one source, so the two never differ.
+        self.query = pacer.query
+        self.page_size = pacer.page_size
         self.lookahead = max(1, lookahead)
         self.poll = poll
         self.pacer = pacer
@@ -151,7 +149,7 @@ class TaskPipeline:
             # session, a broken extension) gets a fresh chance once the cause is fixed.
             # Its earlier tasks are still polled first (``id``, ``timed_out``).
             entry["attempt"] = 0
-        self.stride = stride_for(page_size)
+        self.stride = stride_for(self.page_size)
         self.timing = PollTiming(poll)
         self.tasks_created = 0
         self.polls = 0
@@ -190,14 +188,12 @@ class TaskPipeline:
         expected_total: int | None = None,
         clock: Clock = REAL_CLOCK,
     ) -> TaskPipeline:
-        """The pipeline for a pass: its page size is the pass's, its query the pacer's."""
+        """The pipeline for a pass, with the pacer built for its query and page size."""
         return cls(
             client,
-            query=dict(pacer.query),
-            page_size=pacer.page_size,
+            pacer,
             lookahead=lookahead or int(config["max_tasks_in_flight"]),
             poll=PollSettings.from_config(config),
-            pacer=pacer,
             budget=config.get("max_tasks_per_run"),
             progress=progress,
             checkpoint=checkpoint,
