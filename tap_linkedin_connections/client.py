@@ -3,7 +3,7 @@
 Every page of connections is an asynchronous *task*: a POST queues it, a Chrome
 extension in the user's real LinkedIn session runs it, and a status endpoint is polled
 until it completes. This module speaks that protocol and nothing more; which tasks to
-create, when, and what to do with their pages is the paginator's business.
+create, when, and what to do with their pages is the task pipeline's business (tasks/pipeline.py).
 """
 
 from __future__ import annotations

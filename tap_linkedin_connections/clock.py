@@ -17,6 +17,9 @@ class Clock(t.Protocol):
     def now(self) -> float:
         """Wall-clock time, seconds since the epoch (what the ledger stores)."""
 
+    def monotonic(self) -> float:
+        """Seconds from an arbitrary start, never set back (what waits are timed by)."""
+
     def sleep(self, seconds: float) -> None:
         """Wait this long."""
 
@@ -26,6 +29,9 @@ class RealClock:
 
     def now(self) -> float:
         return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
@@ -44,6 +50,9 @@ class FakeClock:
         self.slept: list[float] = []
 
     def now(self) -> float:
+        return self.moment
+
+    def monotonic(self) -> float:
         return self.moment
 
     def sleep(self, seconds: float) -> None:

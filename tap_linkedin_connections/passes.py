@@ -25,6 +25,63 @@ OVERLAP = 3
 MAX_BRIDGES = 5
 
 
+# STATE's shape (see streams.py; what is loaded back is checked by state_problems)
+
+
+class _TaskEntryKeys(t.TypedDict):
+    offset: int
+    id: str | None  # None: the task is still to be created
+    attempt: int  # tasks created for the page in this run
+    ids: list[str]  # every task created for the page
+
+
+class TaskEntry(_TaskEntryKeys, total=False):
+    """A page's task in flight (``pass.tasks``)."""
+
+    timed_out: list[str]  # earlier tasks of the page that timed out, still awaited
+    not_found: int  # 404s so far
+    bridge: bool  # re-read to close a gap, not a regular page
+
+
+class Identity(t.TypedDict):
+    """Which list a pass reads: passes compare only over the same one."""
+
+    keyword: str | None
+    sort_type: str
+
+
+class _PassKeys(t.TypedDict):
+    identity: Identity
+    kind: str  # "full" or "incremental"
+    version: int
+    page_size: int
+    next_offset: int
+    tasks: list[TaskEntry]
+    newest: list[str]
+    emitted: int
+
+
+class PassState(_PassKeys, total=False):
+    """The pass under way (``pass``), with its continuity (see place_page)."""
+
+    tail: list[str]
+    ahead: list[str]
+    ahead_offset: int
+    reach: list[str]
+    bridges: int
+    lost: str
+    reached_known: bool
+
+
+class Bookmark(t.TypedDict, total=False):
+    """What the last completed pass learnt (``bookmark``)."""
+
+    identity: Identity
+    newest: list[str]
+    version: int
+    total: int
+
+
 def overlap_for(page_size: int) -> int:
     """The overlap used at this page size (a page must still bring something new)."""
     return min(OVERLAP, max(1, page_size // 4))
@@ -62,7 +119,7 @@ class Step:
 
 
 def place_page(
-    progress: dict[str, t.Any], offset: int, urns: list[str], page_size: int, *, bridge: bool
+    progress: PassState, offset: int, urns: list[str], page_size: int, *, bridge: bool
 ) -> Step:
     """Fit one page into the pass and say what to read next; updates ``progress``.
 
@@ -79,7 +136,10 @@ def place_page(
         if tail is None or joins(tail, urns):
             progress["tail"] = urns
             return Step(offset + stride, end=short)
-        progress.update(ahead=urns, ahead_offset=offset, reach=urns, bridges=1)
+        progress["ahead"] = urns
+        progress["ahead_offset"] = offset
+        progress["reach"] = urns
+        progress["bridges"] = 1
         return Step(offset + stride, bridge=max(0, offset - stride))
     ahead = progress.get("ahead") or []
     after_ahead = int(progress.get("ahead_offset", offset)) + stride
@@ -102,22 +162,22 @@ def place_page(
     return _lose(progress, after_ahead, page_size, "a shift moved connections out of reach")
 
 
-def _next_bridge(
-    progress: dict[str, t.Any], after_ahead: int, bridge_offset: int, page_size: int
-) -> Step:
+def _next_bridge(progress: PassState, after_ahead: int, bridge_offset: int, page_size: int) -> Step:
     if int(progress["bridges"]) > MAX_BRIDGES:
         why = f"{MAX_BRIDGES} bridge pages did not close a gap"
         return _lose(progress, after_ahead, page_size, why)
     return Step(after_ahead, bridge=bridge_offset)
 
 
-def _close(progress: dict[str, t.Any], tail: list[str]) -> None:
+def _close(progress: PassState, tail: list[str]) -> None:
     progress["tail"] = tail
-    for key in ("ahead", "ahead_offset", "reach", "bridges"):
-        progress.pop(key, None)
+    progress.pop("ahead", None)
+    progress.pop("ahead_offset", None)
+    progress.pop("reach", None)
+    progress.pop("bridges", None)
 
 
-def _lose(progress: dict[str, t.Any], after_ahead: int, page_size: int, why: str) -> Step:
+def _lose(progress: PassState, after_ahead: int, page_size: int, why: str) -> Step:
     """Give up on this gap: read on after the page ahead, without proof."""
     ahead = progress.get("ahead") or []
     _close(progress, ahead)
@@ -141,6 +201,22 @@ def boundary(urns: t.Sequence[str], known: t.Sequence[str]) -> int | None:
         if a in rank and b in rank and rank[a] < rank[b]:
             return i
     return None
+
+
+# Starting a pass
+
+
+def why_full(identity: Identity, bookmark: Bookmark, *, full_refresh: bool) -> str:
+    """Why a new pass must be a full one; "" when it may be incremental."""
+    if full_refresh:
+        return "the full_refresh setting is on"
+    if identity["sort_type"] != "RECENTLY_ADDED":
+        return "only the RECENTLY_ADDED order allows incremental runs"
+    if not bookmark.get("newest"):
+        return "the state holds no earlier pass"
+    if bookmark.get("identity") != identity:
+        return "the keyword or order changed since the last pass"
+    return ""
 
 
 # Ending a pass

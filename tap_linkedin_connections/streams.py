@@ -6,18 +6,21 @@ STATE, under ``bookmarks.connections``:
   ``newest`` (the entity URNs at the top of the newest-first list), ``version`` (the
   table version of the last full pass) and ``total`` (connections then).
 - ``pass``: the pass under way, if a run stopped before it ended: its ``kind`` (``full``
-  or ``incremental``), ``version``, ``page_size``, the paginator's ``next_offset`` and
+  or ``incremental``), ``version``, ``page_size``, the task pipeline's ``next_offset`` and
   ``tasks`` in flight, the ``newest`` URNs emitted so far, and its continuity (see
   passes.py): ``tail``, ``ahead``/``ahead_offset``/``bridges`` while a gap is open,
   ``lost`` once it cannot be proven whole. The next run resumes it.
 - ``task_window``: when the tasks of the last day were created, for pacing, only when
   the task ledger is off (``task_ledger: none``); otherwise the ledger keeps them.
+
+Their shapes are typed in passes.py (``Bookmark``, ``PassState``, ``TaskEntry``).
 """
 
 from __future__ import annotations
 
 import time
 import typing as t
+from contextlib import closing
 from urllib.parse import quote
 
 from singer_sdk import typing as th
@@ -30,8 +33,8 @@ from tap_linkedin_connections import passes
 from tap_linkedin_connections.client import CONNECTION_FIELDS, MalformedPage, OutXClient
 from tap_linkedin_connections.ledger import TaskLedger, account_fingerprint, ledger_url
 from tap_linkedin_connections.pacing import PacingRules, StateWindow, TaskPacer
-from tap_linkedin_connections.paginator import Page, PollSettings, TaskPaginator
 from tap_linkedin_connections.sdk import SdkStream
+from tap_linkedin_connections.tasks.pipeline import Page, TaskPipeline, query_for
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -114,19 +117,44 @@ class ConnectionsStream(SdkStream):
             # dropped (a broken bookmark means a full pass), never half-trusted.
             self.logger.warning("The state cannot be used (%s): it is dropped", problem)
             del state[key]
-        identity = {"keyword": config.get("keyword"), "sort_type": config["sort_type"]}
+        identity: passes.Identity = {
+            "keyword": config.get("keyword"),
+            "sort_type": config["sort_type"],
+        }
         current = self._start_or_resume_pass(state, identity)
-        incremental = current["kind"] == "incremental"
-        bookmark = state.get("bookmark") or {}
-        known = list(bookmark.get("newest", [])) if incremental else []
-        known_set = set(known)
 
         # RECORD messages carry the pass's table version, so a later ACTIVATE_VERSION
         # can tell the rows of this pass from older ones.
         self.set_table_version(int(current["version"]))
 
+        client = self._client()
+        pacer = self._pacer(state, int(current["page_size"]))
+        with closing(client), closing(pacer):
+            pager = TaskPipeline.from_config(
+                config,
+                client,
+                pacer,
+                progress=current,
+                checkpoint=self._checkpoint,
+                logger=self.logger,
+                lookahead=1 if current["kind"] == "incremental" else None,
+                expected_total=(state.get("bookmark") or {}).get("total"),
+            )
+            yield from self._read_pass(state, current, pager, client)
+
+    def _read_pass(
+        self,
+        state: dict[str, t.Any],
+        current: passes.PassState,
+        pager: TaskPipeline,
+        client: OutXClient,
+    ) -> t.Iterator[dict[str, t.Any]]:
+        """Yield the pass's new connections, page by page, and close it if it ends."""
+        incremental = current["kind"] == "incremental"
+        bookmark = t.cast("passes.Bookmark", state.get("bookmark") or {})
+        known = list(bookmark.get("newest", [])) if incremental else []
+        known_set = set(known)
         page_size = int(current["page_size"])
-        pager = self._paginator(state, current, lookahead=1 if incremental else None)
         seen: set[str] = set()
         stopped_at_known = False
         outcome = "ACTIVATE_VERSION not sent: the pass is not finished"
@@ -183,9 +211,7 @@ class ConnectionsStream(SdkStream):
                 pager.pass_done()
                 outcome = self._finish_pass(state, current, bookmark, stopped_at_known)
         finally:
-            pager.client.close()
-            pager.pacer.close()
-            counters = pager.client.counters
+            counters = client.counters
             self.logger.info(
                 "This run: %d connections emitted, %d tasks created (LinkedIn actions; "
                 "%d create retries after a lost answer), %d tasks re-polled from the task "
@@ -213,7 +239,7 @@ class ConnectionsStream(SdkStream):
                 "Stopped after %d tasks (max_tasks_per_run=%s): %d connections so far in "
                 "this %s pass; the next run continues at offset %d",
                 pager.tasks_created,
-                config.get("max_tasks_per_run"),
+                self.config.get("max_tasks_per_run"),
                 current["emitted"],
                 current["kind"],
                 pager.next_offset,
@@ -221,8 +247,8 @@ class ConnectionsStream(SdkStream):
         self._checkpoint()
 
     def _start_or_resume_pass(
-        self, state: dict[str, t.Any], identity: dict[str, t.Any]
-    ) -> dict[str, t.Any]:
+        self, state: dict[str, t.Any], identity: passes.Identity
+    ) -> passes.PassState:
         current = state.get("pass")
         if current is not None and self.config.get("full_refresh") and current["kind"] != "full":
             # A full refresh must end with ACTIVATE_VERSION, which an incremental pass
@@ -252,24 +278,17 @@ class ConnectionsStream(SdkStream):
                 int(current.get("next_offset", 0)),
                 len(current.get("tasks", [])),
             )
-            return t.cast("dict[str, t.Any]", current)
+            return t.cast("passes.PassState", current)
         if current is not None:
             self.logger.warning(
                 "The keyword or order changed since the unfinished pass; starting a new one"
             )
-        bookmark = state.get("bookmark") or {}
-        if self.config.get("full_refresh"):
-            why_full = "the full_refresh setting is on"
-        elif identity["sort_type"] != "RECENTLY_ADDED":
-            why_full = "only the RECENTLY_ADDED order allows incremental runs"
-        elif not bookmark.get("newest"):
-            why_full = "the state holds no earlier pass"
-        elif bookmark.get("identity") != identity:
-            why_full = "the keyword or order changed since the last pass"
-        else:
-            why_full = ""
+        bookmark = t.cast("passes.Bookmark", state.get("bookmark") or {})
+        why_full = passes.why_full(
+            identity, bookmark, full_refresh=bool(self.config.get("full_refresh"))
+        )
         incremental = not why_full
-        current = {
+        new: passes.PassState = {
             "identity": identity,
             "kind": "incremental" if incremental else "full",
             # Full passes get a new, larger version; incremental records keep the last
@@ -281,7 +300,7 @@ class ConnectionsStream(SdkStream):
             "newest": [],
             "emitted": 0,
         }
-        state["pass"] = current
+        state["pass"] = new
         if incremental:
             self.logger.info(
                 "Starting an incremental run: new connections down to the first of the %d "
@@ -290,13 +309,13 @@ class ConnectionsStream(SdkStream):
             )
         else:
             self.logger.info("Starting a full pass: %s", why_full)
-        return current
+        return new
 
     def _finish_pass(
         self,
         state: dict[str, t.Any],
-        current: dict[str, t.Any],
-        bookmark: dict[str, t.Any],
+        current: passes.PassState,
+        bookmark: passes.Bookmark,
         stopped_at_known: bool,
     ) -> str:
         """Close the pass; say whether ACTIVATE_VERSION was sent and, if not, why."""
@@ -354,11 +373,9 @@ class ConnectionsStream(SdkStream):
             )
         return "ACTIVATE_VERSION not sent: an incremental run never deletes"
 
-    def _paginator(
-        self, state: dict[str, t.Any], current: dict[str, t.Any], *, lookahead: int | None
-    ) -> TaskPaginator:
+    def _client(self) -> OutXClient:
         config = self.config
-        client = OutXClient(
+        return OutXClient(
             api_url=config["api_url"],
             api_key=config["api_key"].strip(),
             request_timeout=float(config["request_timeout_seconds"]),
@@ -368,12 +385,10 @@ class ConnectionsStream(SdkStream):
             user_agent=f"{package_name}/{self.plugin_version}",
             logger=self.logger,
         )
-        query = (
-            {"sort_type": config["sort_type"]} if config["sort_type"] == "RECENTLY_ADDED" else {}
-        )
-        if config.get("keyword"):
-            query["keyword"] = config["keyword"]
-        page_size = int(current["page_size"])  # a pass keeps the page size it began with
+
+    def _pacer(self, state: dict[str, t.Any], page_size: int) -> TaskPacer:
+        """The account's budget; ``page_size`` is the pass's (it keeps the one it began with)."""
+        config = self.config
         url = ledger_url(config.get("task_ledger"))
         log: TaskLedger | StateWindow
         if url is None:
@@ -382,27 +397,8 @@ class ConnectionsStream(SdkStream):
             # Opened before any request: a ledger that cannot be opened fails the run
             # before it spends a LinkedIn action.
             log = TaskLedger(url, account_fingerprint(config["api_url"], config["api_key"]))
-        pacer = TaskPacer(PacingRules.from_config(config), log, query=query, page_size=page_size)
-        return TaskPaginator(
-            client,
-            query=query,
-            page_size=page_size,
-            lookahead=lookahead or int(config["max_tasks_in_flight"]),
-            poll=PollSettings(
-                interval_min=float(config["poll_interval_min_seconds"]),
-                interval_max=float(config["poll_interval_max_seconds"]),
-                task_timeout=float(config["task_timeout_seconds"]),
-                max_attempts=int(config["max_task_attempts"]),
-                pickup_timeout=float(config["pickup_timeout_seconds"]),
-            ),
-            pacer=pacer,
-            budget=config.get("max_tasks_per_run"),
-            progress=current,
-            checkpoint=self._checkpoint,
-            logger=self.logger,
-            progress_interval=float(config["progress_interval_seconds"]),
-            expected_total=(state.get("bookmark") or {}).get("total"),
-        )
+        rules = PacingRules.from_config(config)
+        return TaskPacer(rules, log, query=query_for(config), page_size=page_size)
 
     def _checkpoint(self) -> None:
         # The SDK writes STATE only after RECORDs; a task id must reach STATE as soon

@@ -48,7 +48,7 @@ def t_url(path: Path) -> str:
 
 
 def run_paced(pacer: TaskPacer, clock: FakeClock, creates: int) -> list[float]:
-    """Create ``creates`` tasks as the paginator does: reserve, or sleep the wait."""
+    """Create ``creates`` tasks as the task pipeline does: reserve, or sleep the wait."""
     moments = []
     offset = 0
     while len(moments) < creates:

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tap_linkedin_connections.client import CONNECTION_FIELDS, OutXError, connections_in
-from tap_linkedin_connections.paginator import Page
 from tap_linkedin_connections.streams import ConnectionsStream, to_record
+from tap_linkedin_connections.tasks.pipeline import Page
 from tests.helpers import outx_client
 from tests.scripted_server import Answer, ScriptedServer
 

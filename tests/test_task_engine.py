@@ -1,4 +1,8 @@
-"""The task engine, answer by answer, against a scripted loopback server."""
+"""The task engine, answer by answer, against a scripted loopback server.
+
+What the engine decides alone (re-submission, timeouts, poll timing) is tested in
+process in test_engine.py; here is what needs HTTP and a whole run.
+"""
 
 from __future__ import annotations
 
@@ -77,18 +81,6 @@ def test_both_result_shapes(tmp_path, output):
     assert [r["name"] for r in run.records] == ["Person 1", "Person 2"]
 
 
-def test_failed_task_is_submitted_again(tmp_path):
-    creates = [task_created("t1"), task_created("t2")]
-    polls = [task_state("t1", "failed"), task_state("t2", "completed", PAGE)]
-    with ScriptedServer(creates, polls) as server:
-        run = run_tap(one_page_config(server.url), tmp_path)
-
-    assert run.returncode == 0, run.stderr
-    assert len(run.records) == 2
-    assert [r.body["start"] for r in server.requests("POST")] == [0, 0]
-    assert "failed (attempt 1 of 3, task t1); submitting it again" in run.stderr
-
-
 def test_a_task_failing_every_attempt_names_offset_attempts_and_ids(tmp_path):
     creates = [task_created("t1"), task_created("t2"), task_created("t3")]
     with ScriptedServer(creates, [task_state("tX", "failed")]) as server:
@@ -96,35 +88,6 @@ def test_a_task_failing_every_attempt_names_offset_attempts_and_ids(tmp_path):
 
     assert_one_line_failure(run, "offset 0", "failed", "3 attempts", "t1, t2, t3")
     assert len(server.requests("POST")) == 3
-
-
-def test_a_task_that_stalls_after_pickup_times_out_and_is_submitted_again(tmp_path):
-    creates = [task_created("slow"), task_created("quick")]
-    # The first task stays processing until the tap gives up on it.
-    polls = [task_state("slow", "processing")] * 30 + [task_state("quick", "completed", PAGE)]
-    with ScriptedServer(creates, polls) as server:
-        run = run_tap(
-            one_page_config(server.url, task_timeout_seconds=0.3, poll_interval_max_seconds=0.02),
-            tmp_path,
-        )
-
-    assert run.returncode == 0, run.stderr
-    assert "timed out after 0.3s (last status: processing)" in run.stderr
-    assert len(server.requests("POST")) == 2
-    assert len(run.records) == 2
-
-
-def test_an_unknown_status_is_not_success(tmp_path):
-    creates = [task_created("t1"), task_created("t2")]
-    with ScriptedServer(creates, [task_state("t1", "cancelled", PAGE)]) as server:
-        run = run_tap(
-            one_page_config(server.url, task_timeout_seconds=0.2, max_task_attempts=2), tmp_path
-        )
-
-    assert run.records == []
-    assert_one_line_failure(run, "offset 0", "timed out", "last status: cancelled", "t1, t2")
-    # Said once per task (t1, t2), however often each was polled.
-    assert run.stderr.count("has the unknown status 'cancelled'") == 2
 
 
 @pytest.mark.parametrize(
