@@ -206,6 +206,22 @@ class OutXClient:
             logger=None,
         )(self._send)
 
+    @classmethod
+    def from_config(
+        cls, config: t.Mapping[str, t.Any], *, user_agent: str, logger: logging.Logger
+    ) -> OutXClient:
+        """A client for the tap's settings (validated): the key as sent is stripped."""
+        return cls(
+            api_url=config["api_url"],
+            api_key=config["api_key"].strip(),
+            request_timeout=float(config["request_timeout_seconds"]),
+            max_request_attempts=int(config["max_request_attempts"]),
+            retry_initial_wait=float(config["retry_initial_wait_seconds"]),
+            retry_max_wait=float(config["retry_max_wait_seconds"]),
+            user_agent=user_agent,
+            logger=logger,
+        )
+
     def close(self) -> None:
         """Release the HTTP connection pool."""
         self.session.close()

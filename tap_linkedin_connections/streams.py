@@ -374,16 +374,8 @@ class ConnectionsStream(SdkStream):
         return "ACTIVATE_VERSION not sent: an incremental run never deletes"
 
     def _client(self) -> OutXClient:
-        config = self.config
-        return OutXClient(
-            api_url=config["api_url"],
-            api_key=config["api_key"].strip(),
-            request_timeout=float(config["request_timeout_seconds"]),
-            max_request_attempts=int(config["max_request_attempts"]),
-            retry_initial_wait=float(config["retry_initial_wait_seconds"]),
-            retry_max_wait=float(config["retry_max_wait_seconds"]),
-            user_agent=f"{package_name}/{self.plugin_version}",
-            logger=self.logger,
+        return OutXClient.from_config(
+            self.config, user_agent=f"{package_name}/{self.plugin_version}", logger=self.logger
         )
 
     def _pacer(self, state: dict[str, t.Any], page_size: int) -> TaskPacer:

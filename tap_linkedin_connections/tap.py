@@ -365,16 +365,8 @@ class TapLinkedInConnections(Tap):
 
         Raises the client's one-line :class:`OutXError` when either is not fine.
         """
-        config = self.config
-        client = OutXClient(
-            api_url=config["api_url"],
-            api_key=config["api_key"],
-            request_timeout=float(config["request_timeout_seconds"]),
-            max_request_attempts=int(config["max_request_attempts"]),
-            retry_initial_wait=float(config["retry_initial_wait_seconds"]),
-            retry_max_wait=float(config["retry_max_wait_seconds"]),
-            user_agent=f"{self.name}/{self.plugin_version}",
-            logger=self.logger,
+        client = OutXClient.from_config(
+            self.config, user_agent=f"{self.name}/{self.plugin_version}", logger=self.logger
         )
         try:
             client.check_connection()

@@ -20,6 +20,15 @@ def test_passes_against_the_sandbox_without_creating_a_task(
     assert sandbox.stats()["tasks_created"] == 0
 
 
+def test_a_key_read_from_a_file_with_its_newline_passes(
+    make_sandbox: t.Callable[..., Sandbox], tmp_path
+) -> None:
+    sandbox = make_sandbox(connections=10)
+    run = run_tap(tap_config(sandbox.url, api_key=API_KEY + "\n"), tmp_path, extra_args=["--test"])
+    assert run.returncode == 0, run.stderr
+    assert sandbox.stats()["tasks_created"] == 0
+
+
 def test_a_wrong_key_fails_in_one_line(make_sandbox: t.Callable[..., Sandbox], tmp_path) -> None:
     sandbox = make_sandbox(connections=10)
     config = tap_config(sandbox.url, api_key="not-" + API_KEY)
