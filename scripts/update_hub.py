@@ -108,7 +108,8 @@ def hub_definition(about: dict[str, t.Any]) -> dict[str, t.Any]:
         "quality": "unknown",
         "keywords": ["linkedin", "outx", "meltano_sdk"],
         "capabilities": list(about["capabilities"]),
-        "settings_group_validation": [sorted(settings.get("required", []))],
+        # One account (api_key) or several (accounts): either is a whole config.
+        "settings_group_validation": [["api_key"], ["accounts"]],
         "settings": [setting(name, schema) for name, schema in settings["properties"].items()],
     }
 

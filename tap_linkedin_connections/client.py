@@ -52,6 +52,10 @@ CONNECTION_FIELDS = (
 )
 
 
+#: Where a module logs: the stream's logger, or an adapter naming the account.
+Log = t.Union[logging.Logger, "logging.LoggerAdapter[logging.Logger]"]
+
+
 class OutXError(Exception):
     """A failure the user can act on. Its message is one line and never holds the key."""
 
@@ -185,7 +189,7 @@ class OutXClient:
         retry_initial_wait: float,
         retry_max_wait: float,
         user_agent: str,
-        logger: logging.Logger,
+        logger: Log,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.request_timeout = request_timeout
@@ -208,7 +212,7 @@ class OutXClient:
 
     @classmethod
     def from_config(
-        cls, config: t.Mapping[str, t.Any], *, user_agent: str, logger: logging.Logger
+        cls, config: t.Mapping[str, t.Any], *, user_agent: str, logger: Log
     ) -> OutXClient:
         """A client for the tap's settings (validated): the key as sent is stripped."""
         return cls(

@@ -46,6 +46,7 @@ class TaskEntry(_TaskEntryKeys, total=False):
 class Identity(t.TypedDict):
     """Which list a pass reads: passes compare only over the same one."""
 
+    account: str
     keyword: str | None
     sort_type: str
 
@@ -79,7 +80,15 @@ class Bookmark(t.TypedDict, total=False):
     identity: Identity
     newest: list[str]
     version: int
+    proved: int  # the version of the last full pass that proved itself complete
     total: int
+
+
+class Table(t.TypedDict):
+    """The table version every account's records carry (``table``; see table_for_run)."""
+
+    version: int
+    activated: bool  # ACTIVATE_VERSION was sent for it
 
 
 def overlap_for(page_size: int) -> int:
@@ -214,9 +223,54 @@ def why_full(identity: Identity, bookmark: Bookmark, *, full_refresh: bool) -> s
         return "only the RECENTLY_ADDED order allows incremental runs"
     if not bookmark.get("newest"):
         return "the state holds no earlier pass"
+    if "account" not in (bookmark.get("identity") or {"account": None}):
+        return "the state was written before records carried their account"
     if bookmark.get("identity") != identity:
         return "the keyword or order changed since the last pass"
     return ""
+
+
+# The table version, shared by the accounts
+
+
+def table_for_run(
+    table: Table | None,
+    bookmarks: t.Mapping[str, Bookmark],
+    needs_full: t.Mapping[str, str],
+    *,
+    full_refresh: bool,
+    new_version: int,
+) -> Table:
+    """The table version this run's records carry: one for every account.
+
+    A target that honours ACTIVATE_VERSION deletes every row of an older version,
+    whichever account's it is. So all accounts share one version; a new one begins only
+    when every account is to read its whole list (the first run, ``full_refresh``, no
+    usable bookmark anywhere) and the one before is not still being read; and
+    ACTIVATE_VERSION is sent only once every account's full pass under it proved
+    complete (activation_due). ``bookmarks``: every account's, by name; ``needs_full``:
+    each account's why_full without ``full_refresh`` ("" if none).
+    """
+    if table is not None:
+        if not table["activated"] and any(
+            bookmark.get("version") != table["version"] for bookmark in bookmarks.values()
+        ):
+            return table  # a new version's full passes are not all done: they go on
+        if not full_refresh and not all(needs_full.values()):
+            return table
+    return {"version": new_version, "activated": False}
+
+
+def joins_round(table: Table, bookmark: Bookmark) -> bool:
+    """Whether an account must read its whole list to carry the table's new version."""
+    return not table["activated"] and bookmark.get("version") != table["version"]
+
+
+def activation_due(table: Table, bookmarks: t.Iterable[Bookmark]) -> bool:
+    """Whether every account's full pass under the table version proved complete."""
+    return not table["activated"] and all(
+        bookmark.get("proved") == table["version"] for bookmark in bookmarks
+    )
 
 
 # Ending a pass
@@ -260,6 +314,18 @@ def state_problems(state: t.Mapping[str, t.Any]) -> dict[str, str]:
         not isinstance(window, list) or not all(isinstance(w, str) for w in window)
     ):
         problems["task_window"] = "'task_window' is not a list of times"
+    table = state.get("table")
+    if table is not None and not (
+        isinstance(table, dict)
+        and _whole(table.get("version"), minimum=0)
+        and isinstance(table.get("activated"), bool)
+    ):
+        problems["table"] = "'table' is not an object with a whole 'version' and 'activated'"
+    accounts = state.get("accounts")
+    if accounts is not None and (
+        not isinstance(accounts, dict) or not all(isinstance(a, dict) for a in accounts.values())
+    ):
+        problems["accounts"] = "'accounts' is not an object with an object per account"
     return {key: problem for key, problem in problems.items() if problem}
 
 
@@ -269,7 +335,7 @@ def _bookmark_problem(bookmark: t.Any) -> str:
     newest = bookmark.get("newest", [])
     if not isinstance(newest, list) or not all(isinstance(u, str) for u in newest):
         return "'bookmark.newest' is not a list of URNs"
-    for key in ("version", "total"):
+    for key in ("version", "proved", "total"):
         if key in bookmark and not _whole(bookmark[key], minimum=0):
             return f"'bookmark.{key}' is not a whole number >= 0"
     if "identity" in bookmark and not isinstance(bookmark["identity"], dict):

@@ -16,6 +16,7 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
+from tap_linkedin_connections.accounts import AccountsFailed, accounts_from_config
 from tap_linkedin_connections.client import OutXClient, OutXError
 from tap_linkedin_connections.ledger import LedgerError
 from tap_linkedin_connections.streams import ConnectionsStream
@@ -77,13 +78,50 @@ class TapLinkedInConnections(Tap):
         th.Property(
             "api_key",
             th.StringType(min_length=1),
-            required=True,
             secret=True,
             title="API key",
             description=(
                 "Your OutX team's API key, sent as the `x-api-key` header. Every team "
                 "member shares it: treat it as a password. It is never logged or written "
-                "to state."
+                "to state. Its rows carry the account name `default`. Set this or "
+                "`accounts`, not both."
+            ),
+        ),
+        th.Property(
+            "accounts",
+            th.ArrayType(
+                th.ObjectType(
+                    th.Property(
+                        "name",
+                        th.StringType(min_length=1, max_length=100),
+                        required=True,
+                        description="The account's name, written in each of its rows.",
+                    ),
+                    th.Property(
+                        "api_key",
+                        th.StringType(min_length=1),
+                        required=True,
+                        secret=True,
+                        description="The OutX API key of the account's team.",
+                    ),
+                    th.Property(
+                        "api_url",
+                        th.StringType,
+                        description="Base URL of the OutX API for this account; api_url if unset.",
+                    ),
+                    additional_properties=False,
+                )
+            ),
+            secret=True,
+            title="Accounts",
+            description=(
+                "Several LinkedIn accounts (one per OutX team), read side by side into "
+                "one table: a list of `{name, api_key, api_url}` (`api_url` optional), "
+                "e.g. from `TAP_LINKEDIN_CONNECTIONS_ACCOUNTS` as JSON. Each row carries "
+                "its account's name; each account keeps its own state, task ledger and "
+                "pacing (two entries with one key share one budget). A table version is "
+                "activated only once every account's full pass proved complete. Set "
+                "this or `api_key`, not both."
             ),
         ),
         Setting(
@@ -323,11 +361,10 @@ class TapLinkedInConnections(Tap):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         """Build the tap; from here on no log line can carry the API key."""
         super().__init__(*args, **kwargs)
-        api_key = self.config.get("api_key")
-        if isinstance(api_key, str) and api_key.strip():
+        for api_key in api_keys(self.config):
             # The key as sent (stripped) is inside every form of the raw one too
             # (repr, escaped), so redacting it covers them all.
-            redact_from_logs(api_key.strip())
+            redact_from_logs(api_key)
 
     @override
     def discover_streams(self) -> list[ConnectionsStream]:
@@ -357,16 +394,31 @@ class TapLinkedInConnections(Tap):
             for problem in exc.errors:
                 sys.stderr.write(f"tap-linkedin-connections: error: {problem}\n")
             ctx.exit(1)
-        sys.stderr.write(f"tap-linkedin-connections: {tap.check_connection()}\n")
-        ctx.exit()
+        accounts = accounts_from_config(tap.config)
+        if not tap.config.get("accounts"):
+            sys.stderr.write(f"tap-linkedin-connections: {tap.check_connection()}\n")
+            ctx.exit()
+        failed = 0
+        for account in accounts:
+            # Every account is checked, so one run of --test names every broken one.
+            try:
+                line = tap.check_connection(account.config)
+            except OutXError as exc:
+                failed += 1
+                line = f"error: {exc}"
+            sys.stderr.write(f"tap-linkedin-connections: account '{account.name}': {line}\n")
+        ctx.exit(1 if failed else 0)
 
-    def check_connection(self) -> str:
-        """Check the API key and the extension at no LinkedIn action; say what passed.
+    def check_connection(self, config: t.Mapping[str, t.Any] | None = None) -> str:
+        """Check an account's key and extension at no LinkedIn action; say what passed.
 
+        ``config``: the account's settings (see accounts.py); the tap's own by default.
         Raises the client's one-line :class:`OutXError` when either is not fine.
         """
         client = OutXClient.from_config(
-            self.config, user_agent=f"{self.name}/{self.plugin_version}", logger=self.logger
+            config or self.config,
+            user_agent=f"{self.name}/{self.plugin_version}",
+            logger=self.logger,
         )
         try:
             client.check_connection()
@@ -418,6 +470,15 @@ class SecretRedactor(logging.Filter):
         return True
 
 
+def api_keys(config: t.Mapping[str, t.Any]) -> list[str]:
+    """Every API key in a config, as sent (stripped), valid or not: all are secret."""
+    keys = [config.get("api_key")]
+    entries = config.get("accounts")
+    if isinstance(entries, list):
+        keys += [entry.get("api_key") for entry in entries if isinstance(entry, dict)]
+    return [key.strip() for key in keys if isinstance(key, str) and key.strip()]
+
+
 def redact_from_logs(secret: str) -> None:
     """Install a SecretRedactor on every handler that exists now."""
     loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
@@ -438,6 +499,6 @@ def main() -> None:
         sys.exit(1)
     try:
         TapLinkedInConnections.cli()
-    except (OutXError, LedgerError) as exc:
+    except (OutXError, LedgerError, AccountsFailed) as exc:
         sys.stderr.write(f"tap-linkedin-connections: error: {exc}\n")
         sys.exit(1)

@@ -105,6 +105,9 @@ def _schema_problems(
     """The first schema problem of each setting, by name."""
     problems: dict[str, str] = {}
     for error in _Validator(schema).iter_errors(dict(config)):
+        if len(error.path) > 1 and error.path[0] == "accounts":
+            problems.setdefault("accounts", _entry_problem(error, config["accounts"]))
+            continue
         if error.validator == "required":
             names = [n for n in error.validator_value if n not in config]
             for name in names:
@@ -120,6 +123,31 @@ def _schema_problems(
         setting = schema.get("properties", {}).get(name, {})
         problems.setdefault(name, f"'{name}' must be {_expectation(setting)}")
     return problems
+
+
+def _entry_problem(error: jsonschema.ValidationError, entries: list[t.Any]) -> str:
+    """A schema problem inside one entry of ``accounts``, naming the entry, not the key."""
+    index = int(error.path[1])
+    where = _entry(index, entries[index])
+    if len(error.path) == 2:
+        if error.validator == "required":
+            missing = [n for n in error.validator_value if n not in entries[index]]
+            return f"{where}: '{missing[0]}' is missing or empty"
+        if error.validator == "additionalProperties":
+            known = ", ".join(error.schema.get("properties", {}))
+            return f"{where}: only {known} may be given"
+        return f"{where} must be an object with name and api_key"
+    field = str(error.path[2])
+    if error.validator == "minLength" or entries[index].get(field) is None:
+        return f"{where}: '{field}' is missing or empty"
+    return f"{where}: '{field}' must be {_expectation(error.schema)}"
+
+
+def _entry(index: int, entry: t.Any) -> str:
+    """How an accounts entry is named in a message: its position, and its name if any."""
+    name = entry.get("name") if isinstance(entry, dict) else None
+    label = f" ('{name}')" if isinstance(name, str) and _is_header_safe(name) else ""
+    return f"accounts entry {index + 1}{label}"
 
 
 def _missing(name: str) -> str:
@@ -167,18 +195,21 @@ def _rule_problems(config: t.Mapping[str, t.Any], invalid: set[str]) -> dict[str
     """
     problems: dict[str, str] = {}
     api_key = config.get("api_key")
-    if isinstance(api_key, str) and not _is_header_safe(api_key.strip()):
-        # Surrounding whitespace (a key read from a file ends in a newline) is dropped;
-        # anything else would not survive as an HTTP header, so it is no key.
-        problems["api_key"] = (
-            "'api_key' holds a control character or a character outside Latin-1: "
-            "copy the key again from OutX"
-        )
-    elif isinstance(api_key, str) and not api_key.strip():
-        problems["api_key"] = _missing("api_key")
-    url_problem = _api_url_problem(config.get("api_url", "https://api.outx.ai"))
+    entries = config.get("accounts")
+    if entries and api_key is not None:
+        problems["api_key"] = "set 'api_key' (one account) or 'accounts' (several), not both"
+    elif not entries:
+        blank = api_key is None or (isinstance(api_key, str) and not api_key.strip())
+        key_problem = _missing("api_key") if blank else _api_key_problem(api_key, "'api_key'")
+        if key_problem:
+            problems["api_key"] = key_problem
+    url_problem = _api_url_problem(config.get("api_url", "https://api.outx.ai"), "'api_url'")
     if url_problem:
         problems["api_url"] = url_problem
+    if isinstance(entries, list) and "accounts" not in invalid:
+        entry_problem = _entries_problem(entries)
+        if entry_problem:
+            problems["accounts"] = entry_problem
     for low, high in (
         ("poll_interval_min_seconds", "poll_interval_max_seconds"),
         ("task_spacing_min_seconds", "task_spacing_max_seconds"),
@@ -208,23 +239,59 @@ def _rule_problems(config: t.Mapping[str, t.Any], invalid: set[str]) -> dict[str
     return problems
 
 
+def _api_key_problem(api_key: object, what: str) -> str | None:
+    if not isinstance(api_key, str):
+        return None  # the schema names it
+    if not api_key.strip():
+        return f"{what} is missing or empty"
+    if not _is_header_safe(api_key.strip()):
+        # Surrounding whitespace (a key read from a file ends in a newline) is dropped;
+        # anything else would not survive as an HTTP header, so it is no key.
+        return (
+            f"{what} holds a control character or a character outside Latin-1: copy the "
+            "key again from OutX"
+        )
+    return None
+
+
+def _entries_problem(entries: list[t.Any]) -> str | None:
+    """The first problem of the ``accounts`` entries the schema cannot see."""
+    names: set[str] = set()
+    for index, entry in enumerate(entries):
+        where = _entry(index, entry)
+        name = entry["name"]
+        if not _is_header_safe(name) or not name.strip():
+            return f"{where}: 'name' must be printable text"
+        if name in names:
+            return f"{where}: the name is used by an earlier entry; names must be unique"
+        names.add(name)
+        problem = _api_key_problem(entry["api_key"], f"{where}: 'api_key'") or (
+            _api_url_problem(entry["api_url"], f"{where}: 'api_url'")
+            if "api_url" in entry
+            else None
+        )
+        if problem:
+            return problem
+    return None
+
+
 def _is_ordered_wrongly(low: object, high: object) -> bool:
     return _is_finite_number(None, low) and _is_finite_number(None, high) and high < low  # type: ignore[operator]
 
 
-def _api_url_problem(api_url: object) -> str | None:
+def _api_url_problem(api_url: object, what: str) -> str | None:
     if not isinstance(api_url, str):
         return None  # the schema names it
     try:
         parts = urlsplit(api_url)
         host = parts.hostname or ""
     except ValueError:
-        return "'api_url' must be an http(s) URL"
+        return f"{what} must be an http(s) URL"
     if parts.scheme not in ("http", "https") or not host:
-        return "'api_url' must be an http(s) URL"
+        return f"{what} must be an http(s) URL"
     if parts.scheme == "http" and not _is_loopback(host):
         return (
-            "'api_url' must use https (plain http is allowed only to a loopback host): "
+            f"{what} must use https (plain http is allowed only to a loopback host): "
             "the API key would travel in clear"
         )
     return None
@@ -282,11 +349,21 @@ def _file_arguments(argv: list[str]) -> t.Iterator[tuple[str, str]]:
 
 
 def _environment_problems(environ: t.Mapping[str, str], schema: t.Mapping[str, t.Any]) -> list[str]:
-    """Number settings from the environment that are not numbers (the SDK would fail)."""
+    """Number and list settings from the environment that the SDK would fail to read."""
     problems = []
     for name, setting in schema.get("properties", {}).items():
         text = environ.get(ENV_PREFIX + name.upper())
         types = setting.get("type", ())
+        if text is not None and "array" in types:
+            # The SDK reads a list setting as JSON, and answers broken JSON with a
+            # traceback (whose text would hold the keys).
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                parsed = None
+            if not isinstance(parsed, list):
+                problems.append(f"{ENV_PREFIX}{name.upper()} must be a JSON list")
+            continue
         if text is None or not {"integer", "number"} & set(types):
             continue
         whole = "integer" in types

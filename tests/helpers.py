@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from tap_linkedin_connections.client import OutXClient
+from tap_linkedin_connections.client import CONNECTION_FIELDS, OutXClient
 
 #: A key that looks like a real one, so a leak would be found by searching for it.
 API_KEY = "outx-team-key-3f9c1d7e5b2a4c8e9f0a1b2c3d4e5f60"
@@ -35,6 +35,20 @@ FAST_SETTINGS: dict[str, t.Any] = {
 def expected_profile_url(slug: str | None) -> str | None:
     """The profile_url a record must carry for a public_identifier."""
     return "https://www.linkedin.com/in/" + quote(slug, safe="-_.~") if slug else None
+
+
+def expected_records(
+    connections: list[dict[str, t.Any]], account: str = "default"
+) -> list[dict[str, t.Any]]:
+    """The records the tap must emit for a sandbox's connections, in order."""
+    return [
+        {
+            **{field: c[field] for field in CONNECTION_FIELDS},
+            "profile_url": expected_profile_url(c["public_identifier"]),
+            "account": account,
+        }
+        for c in connections
+    ]
 
 
 def tap_config(url: str, **overrides: t.Any) -> dict[str, t.Any]:

@@ -36,8 +36,12 @@ def test_the_hub_file_declares_every_setting_with_a_kind_meltano_can_pass():
         assert entry["label"]
         assert entry["description"]
     assert settings["api_key"]["sensitive"] is True
-    assert [name for name, entry in settings.items() if entry.get("sensitive")] == ["api_key"]
-    assert HUB["settings_group_validation"] == [ABOUT["settings"]["required"]]
+    assert [name for name, entry in settings.items() if entry.get("sensitive")] == [
+        "api_key",
+        "accounts",
+    ]
+    assert HUB["settings_group_validation"] == [["api_key"], ["accounts"]]
+    assert ABOUT["settings"].get("required", []) == []
     assert HUB["capabilities"] == ABOUT["capabilities"]
 
 

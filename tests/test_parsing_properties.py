@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tap_linkedin_connections.client import CONNECTION_FIELDS, OutXError, connections_in
-from tap_linkedin_connections.streams import ConnectionsStream, to_record
+from tap_linkedin_connections.account_pass import to_record
+from tap_linkedin_connections.streams import ConnectionsStream
 from tap_linkedin_connections.tasks.pipeline import Page
 from tests.helpers import outx_client
 from tests.scripted_server import Answer, ScriptedServer
@@ -41,7 +42,7 @@ outputs = st.one_of(
 def records_or_error(output: object) -> list[dict]:
     page = Page(offset=200, connections=[], task_id="task-1")
     page.connections = connections_in(output)
-    return [to_record(c, page, i) for i, c in enumerate(page.connections)]
+    return [to_record(c, page, i, "default") for i, c in enumerate(page.connections)]
 
 
 @settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])

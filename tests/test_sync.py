@@ -9,20 +9,9 @@ import jsonschema
 import pytest
 
 from tap_linkedin_connections.client import CONNECTION_FIELDS
-from tests.helpers import bookmark, expected_profile_url, run_tap, tap_config
+from tests.helpers import bookmark, expected_records, run_tap, tap_config
 
-SCHEMA_FIELDS = {*CONNECTION_FIELDS, "profile_url"}
-
-
-def expected_records(connections: list[dict]) -> list[dict]:
-    """The records the tap must emit for the sandbox's connections, in order."""
-    return [
-        {
-            **{field: c[field] for field in CONNECTION_FIELDS},
-            "profile_url": expected_profile_url(c["public_identifier"]),
-        }
-        for c in connections
-    ]
+SCHEMA_FIELDS = {*CONNECTION_FIELDS, "profile_url", "account"}
 
 
 @pytest.mark.parametrize("result_shape", ["object", "list"])
@@ -80,7 +69,7 @@ def test_records_match_the_schema_and_drop_unknown_fields(make_sandbox, tmp_path
 
     assert run.returncode == 0, run.stderr
     (schema_message,) = run.of_type("SCHEMA")
-    assert schema_message["key_properties"] == ["entity_urn"]
+    assert schema_message["key_properties"] == ["account", "entity_urn"]
     for record in run.records:
         jsonschema.validate(record, schema_message["schema"])
         assert set(record) == SCHEMA_FIELDS

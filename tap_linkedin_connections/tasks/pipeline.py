@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import datetime
 import enum
-import logging
 import typing as t
 from dataclasses import dataclass
 
 from tap_linkedin_connections.client import (
     RUNNING_STATUSES,
+    Log,
     MalformedPage,
     TaskGaveUp,
     TaskNotFound,
@@ -122,7 +122,7 @@ class TaskPipeline:
         budget: int | None,
         progress: PassState,
         checkpoint: t.Callable[[], None],
-        logger: logging.Logger,
+        logger: Log,
         progress_interval: float = 60.0,
         expected_total: int | None = None,
         clock: Clock = REAL_CLOCK,
@@ -183,7 +183,7 @@ class TaskPipeline:
         *,
         progress: PassState,
         checkpoint: t.Callable[[], None],
-        logger: logging.Logger,
+        logger: Log,
         lookahead: int | None = None,
         expected_total: int | None = None,
         clock: Clock = REAL_CLOCK,

@@ -5,9 +5,11 @@ Handed a snapshot of counts, never the pipeline itself.
 
 from __future__ import annotations
 
-import logging
 import typing as t
 from dataclasses import dataclass
+
+if t.TYPE_CHECKING:
+    from tap_linkedin_connections.client import Log
 
 
 class Outlook(t.Protocol):
@@ -45,7 +47,7 @@ class ProgressLog:
 
     def __init__(
         self,
-        logger: logging.Logger,
+        logger: Log,
         *,
         interval: float,
         started: float,

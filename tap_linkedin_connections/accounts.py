@@ -1,0 +1,160 @@
+"""Several LinkedIn accounts side by side: one thread per account, one outbox.
+
+Each account's OutX team has its own Chrome extension, so the accounts' tasks can run at
+the same time and a run takes about as long as its slowest account. Everything Singer
+(RECORD, STATE, ACTIVATE_VERSION) stays on the caller's thread: an account's thread only
+puts what it has on a queue, in order (records of a page, then the state that counts
+them), so STATE never runs ahead of the records it vouches for. One account's failure
+stays its own: it ends that thread, and the others go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import typing as t
+from dataclasses import dataclass, field
+
+#: The account name of the one-account form (the ``api_key`` setting).
+DEFAULT_ACCOUNT = "default"
+
+#: Messages waiting for the caller, at most: an account that runs ahead of the target
+#: waits rather than holding its pages in memory.
+OUTBOX_SIZE = 64
+
+
+@dataclass(frozen=True)
+class Account:
+    """One LinkedIn account: a name for its rows and the OutX key that reaches it."""
+
+    name: str
+    #: The tap's settings as this account sees them: its own ``api_key`` and ``api_url``.
+    config: t.Mapping[str, t.Any] = field(repr=False)
+
+
+def accounts_from_config(config: t.Mapping[str, t.Any]) -> list[Account]:
+    """The accounts of a validated config: the ``accounts`` list, or the one ``api_key``."""
+    entries = config.get("accounts") or []
+    if not entries:
+        return [Account(DEFAULT_ACCOUNT, config)]
+    shared = {key: value for key, value in config.items() if key != "accounts"}
+    return [
+        Account(
+            entry["name"],
+            {
+                **shared,
+                "api_key": entry["api_key"],
+                "api_url": entry.get("api_url") or config["api_url"],
+            },
+        )
+        for entry in entries
+    ]
+
+
+class AccountLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The stream's logger, with each line naming the account it is about."""
+
+    def __init__(self, logger: logging.Logger, account: str) -> None:
+        super().__init__(logger, {})
+        self.account = account
+
+    def process(self, msg: t.Any, kwargs: t.MutableMapping[str, t.Any]) -> tuple[t.Any, t.Any]:
+        return f"account '{self.account}': {msg}", kwargs
+
+
+@dataclass
+class Records:
+    """A page's records, to be emitted in this order."""
+
+    account: str
+    records: list[dict[str, t.Any]]
+
+
+@dataclass
+class Checkpoint:
+    """An account's state as of everything it put on the outbox before."""
+
+    account: str
+    state: dict[str, t.Any]
+
+
+@dataclass
+class Finished:
+    """An account's thread ended; ``failure`` is why, if it did not end well."""
+
+    account: str
+    failure: Exception | None = None
+
+
+Message = Records | Checkpoint | Finished
+
+
+class Outbox:
+    """What the accounts' threads hand to the caller's thread, in order per account."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[Message] = queue.Queue(maxsize=OUTBOX_SIZE)
+        self.closed = threading.Event()  # the caller stopped reading: threads give up
+
+    def put(self, message: Message) -> None:
+        while not self.closed.is_set():
+            try:
+                self._queue.put(message, timeout=0.5)
+            except queue.Full:
+                continue
+            return
+        raise Abandoned
+
+    def get(self) -> Message:
+        return self._queue.get()
+
+
+class AccountsFailed(Exception):
+    """Some accounts failed (each named in its own line before); the others were read."""
+
+
+class Abandoned(Exception):
+    """The caller stopped reading (the run is ending); the account's thread stops."""
+
+
+def side_by_side(
+    work: t.Mapping[str, t.Callable[[Outbox], None]],
+) -> t.Iterator[Message]:
+    """Run each account's ``work`` on a thread of its own; yield what they put, as it comes.
+
+    Every account ends with exactly one ``Finished``; a failure is caught and carried in
+    it, never raised here. If the caller stops early (an exception, a closed pipe), the
+    threads are told to stop at their next message; they are daemons, so a thread waiting
+    on OutX does not keep the process alive.
+    """
+    outbox = Outbox()
+
+    def run(name: str, job: t.Callable[[Outbox], None]) -> None:
+        failure: Exception | None = None
+        try:
+            job(outbox)
+        except Abandoned:
+            return
+        except Exception as exc:  # one account's failure is reported, not raised
+            failure = exc
+        try:
+            outbox.put(Finished(name, failure))
+        except Abandoned:
+            return
+
+    threads = [
+        threading.Thread(target=run, args=(name, job), name=f"account-{name}", daemon=True)
+        for name, job in work.items()
+    ]
+    for thread in threads:
+        thread.start()
+    running = len(threads)
+    try:
+        while running:
+            message = outbox.get()
+            if isinstance(message, Finished):
+                running -= 1
+            yield message
+    finally:
+        outbox.closed.set()
