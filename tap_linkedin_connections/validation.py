@@ -146,7 +146,8 @@ def _entry_problem(error: jsonschema.ValidationError, entries: list[t.Any]) -> s
 def _entry(index: int, entry: t.Any) -> str:
     """How an accounts entry is named in a message: its position, and its name if any."""
     name = entry.get("name") if isinstance(entry, dict) else None
-    label = f" ('{name}')" if isinstance(name, str) and _is_header_safe(name) else ""
+    named = isinstance(name, str) and name.strip() and _is_header_safe(name)
+    label = f" ('{name}')" if named else ""
     return f"accounts entry {index + 1}{label}"
 
 
