@@ -83,8 +83,8 @@ class TapLinkedInConnections(Tap):
             description=(
                 "Your OutX team's API key, sent as the `x-api-key` header. Every team "
                 "member shares it: treat it as a password. It is never logged or written "
-                "to state. Its rows carry the account name `default`. Set this or "
-                "`accounts`, not both."
+                "to state. Its rows carry the account name `default`. Not used when "
+                "`accounts` is set."
             ),
         ),
         th.Property(
@@ -120,8 +120,8 @@ class TapLinkedInConnections(Tap):
                 "e.g. from `TAP_LINKEDIN_CONNECTIONS_ACCOUNTS` as JSON. Each row carries "
                 "its account's name; each account keeps its own state, task ledger and "
                 "pacing (two entries with one key share one budget). A table version is "
-                "activated only once every account's full pass proved complete. Set "
-                "this or `api_key`, not both."
+                "activated only once every account's full pass proved complete. When "
+                "set, `api_key` is not used."
             ),
         ),
         Setting(
@@ -365,6 +365,13 @@ class TapLinkedInConnections(Tap):
             # The key as sent (stripped) is inside every form of the raw one too
             # (repr, escaped), so redacting it covers them all.
             redact_from_logs(api_key)
+        if self.config.get("accounts") and self.config.get("api_key"):
+            # Meltano passes a key kept in .env to every job; a job with accounts
+            # reads those, so one project can hold both kinds of job.
+            self.logger.warning(
+                "Both api_key and accounts are set: api_key is not used (add it to "
+                "accounts to read its account too)"
+            )
 
     @override
     def discover_streams(self) -> list[ConnectionsStream]:

@@ -197,9 +197,7 @@ def _rule_problems(config: t.Mapping[str, t.Any], invalid: set[str]) -> dict[str
     problems: dict[str, str] = {}
     api_key = config.get("api_key")
     entries = config.get("accounts")
-    if entries and api_key is not None:
-        problems["api_key"] = "set 'api_key' (one account) or 'accounts' (several), not both"
-    elif not entries:
+    if not entries:
         blank = api_key is None or (isinstance(api_key, str) and not api_key.strip())
         key_problem = _missing("api_key") if blank else _api_key_problem(api_key, "'api_key'")
         if key_problem:

@@ -53,11 +53,14 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 #: Looks like a real key, so that finding it in state or logs would be a leak.
 API_KEY = "outx-e2e-key-5d1c0b9a8f7e6d5c4b3a29180706f5e4"
+#: A second OutX team's key, for the tests with several accounts.
+OTHER_KEY = "outx-e2e-key-second-team-0f1e2d3c4b5a69788796a5b4"
 CONNECTIONS = 1234
 STATE_ID = "dev:tap-linkedin-connections-to-target-postgres"
 FULL_REFRESH_STATE_ID = "dev:tap-linkedin-connections--full-refresh-to-target-postgres"
 
 TAP_FIELDS = (
+    "account",
     "entity_urn",
     "name",
     "first_name",
@@ -176,9 +179,14 @@ class Pipeline:
     runs: int = 0
 
     def meltano(
-        self, *args: str, env: dict[str, str] | None = None, timeout: float = 180
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 180,
+        check: bool = True,
     ) -> subprocess.CompletedProcess[str]:
-        """Run meltano in the project copy; fail the test with its output if it fails."""
+        """Run meltano in the project copy; fail the test with its output if it fails
+        (unless ``check`` is off)."""
         done = subprocess.run(
             [str(self.meltano_bin), *args],
             cwd=self.project,
@@ -193,7 +201,7 @@ class Pipeline:
         log.write_text(
             f"$ meltano {' '.join(args)}\n{done.stdout}\n{done.stderr}", encoding="utf-8"
         )
-        if done.returncode != 0:
+        if check and done.returncode != 0:
             errors = [line for line in done.stderr.splitlines() if "rror" in line]
             pytest.fail(
                 f"meltano {' '.join(args)} exited {done.returncode} (full output in {log}):\n"
@@ -364,7 +372,7 @@ def test_meltano_yml_declares_every_tap_setting_as_the_tap_does() -> None:
         assert setting.get("value") == prop.get("default"), name
     assert declared["api_key"]["sensitive"] is True
     assert declared["api_key"]["kind"] == "string"
-    assert tap["settings_group_validation"] == [["api_key"]]
+    assert tap["settings_group_validation"] == [["api_key"], ["accounts"]]
     assert sorted(tap["capabilities"]) == sorted(about_info["capabilities"])
     full_refresh = extractors["tap-linkedin-connections--full-refresh"]
     assert full_refresh["inherit_from"] == "tap-linkedin-connections"
@@ -375,7 +383,12 @@ def test_meltano_lists_every_setting(pipeline: t.Callable[..., Pipeline]) -> Non
     pipe = pipeline(connections=0)
     listed = pipe.meltano("config", "list", "--all", "tap-linkedin-connections").stdout
     for name in _about()["settings"]["properties"]:
-        assert f"{name} [env: TAP_LINKEDIN_CONNECTIONS_{name.upper()}]" in listed, name
+        # "api_key (required by group 1) [env: ...]": one of api_key and accounts is.
+        assert any(
+            line.startswith(f"{name} ")
+            and f"[env: TAP_LINKEDIN_CONNECTIONS_{name.upper()}]" in line
+            for line in listed.splitlines()
+        ), name
     assert API_KEY not in listed  # sensitive: redacted
 
 
@@ -403,7 +416,8 @@ def test_postgres_full_load_then_incremental(
     assert columns["entity_urn"][1] == "NO"
     assert "connected_at" not in columns  # an undocumented source field stays out
     assert {"_sdc_table_version", "_sdc_deleted_at", "_sdc_extracted_at"} <= set(columns)
-    assert _pg_primary_key(pipe.schema) == ["entity_urn"]
+    assert _pg_primary_key(pipe.schema) == ["account", "entity_urn"]
+    assert {row["account"] for row in rows.values()} == {"default"}
 
     # (b) Seven new connections: one task, seven rows, nothing else touched.
     added = pipe.sandbox.add_connections(7)
@@ -449,6 +463,82 @@ def test_full_refresh_extractor_hard_deletes_removed_connections(
     assert _urns(added) <= set(rows)
     assert all(row["_sdc_deleted_at"] is None for row in rows.values())
     assert _bookmark(pipe.state(FULL_REFRESH_STATE_ID))["bookmark"]["total"] == len(rows)
+
+
+def _pg_rows_by_account(schema: str) -> dict[str, dict[str, dict[str, t.Any]]]:
+    """The loaded rows, by account, then by entity URN."""
+    with _connect() as conn, conn.cursor() as cur:
+        cur.execute(f'SELECT * FROM "{schema}"."connections"')
+        names = [d.name for d in cur.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    by_account: dict[str, dict[str, dict[str, t.Any]]] = {}
+    for row in rows:
+        by_account.setdefault(row["account"], {})[row["entity_urn"]] = row
+    assert sum(len(r) for r in by_account.values()) == len(rows), "duplicate rows"
+    return by_account
+
+
+def test_two_accounts_in_one_table_keep_each_others_rows(
+    pipeline: t.Callable[..., Pipeline], pg_available: None
+) -> None:
+    """Two OutX teams, one table: a full refresh that one account cannot finish deletes
+    nothing of the other's; the next complete one removes only what is gone."""
+    pipe = pipeline(connections=260)  # the "sales" team's account
+    recruiting = Sandbox(
+        connections=140, seed=12, api_key=OTHER_KEY, pickup_delay=0.002, work_time=0.002
+    ).start()
+    try:
+        accounts = [
+            {"name": "sales", "api_key": API_KEY, "api_url": pipe.sandbox.url},
+            {"name": "recruiting", "api_key": OTHER_KEY, "api_url": recruiting.url},
+        ]
+        pipe.env["TAP_LINKEDIN_CONNECTIONS_ACCOUNTS"] = json.dumps(accounts)
+        pipe.meltano("run", "tap-linkedin-connections", "target-postgres")
+
+        rows = _pg_rows_by_account(pipe.schema)
+        assert set(rows["sales"]) == _urns(pipe.sandbox.connections())
+        assert set(rows["recruiting"]) == _urns(recruiting.connections())
+        assert _pg_primary_key(pipe.schema) == ["account", "entity_urn"]
+        state = _bookmark(pipe.state())
+        assert state["table"]["activated"] is True
+        assert set(state["accounts"]) == {"sales", "recruiting"}
+
+        # The weekly full refresh: sales lost three connections; recruiting's extension
+        # is off, so its pass cannot run. Nothing may be deleted: recruiting's rows
+        # would not be in the new version.
+        removed = pipe.sandbox.remove_connections(positions=[0, 100, 259])
+        added = pipe.sandbox.add_connections(2)
+        recruiting.configure(extension_active=False)
+        failed = pipe.meltano(
+            "run",
+            "tap-linkedin-connections",
+            "target-postgres",
+            env={"TAP_LINKEDIN_CONNECTIONS_FULL_REFRESH": "true"},
+            check=False,
+        )
+        assert failed.returncode != 0
+        assert "Account 'recruiting' failed" in failed.stderr
+        after_failure = _pg_rows_by_account(pipe.schema)
+        assert set(after_failure["recruiting"]) == set(rows["recruiting"])
+        # Sales' pass was loaded (its new connections are in), its removals wait.
+        assert set(after_failure["sales"]) == set(rows["sales"]) | _urns(added)
+
+        # Retried with the extension back: both passes complete, the version is
+        # activated, and sales' removals reach the table; recruiting keeps every row.
+        recruiting.configure(extension_active=True)
+        pipe.meltano(
+            "run",
+            "tap-linkedin-connections",
+            "target-postgres",
+            env={"TAP_LINKEDIN_CONNECTIONS_FULL_REFRESH": "true"},
+        )
+        final = _pg_rows_by_account(pipe.schema)
+        assert set(final["sales"]) == _urns(pipe.sandbox.connections())
+        assert not set(final["sales"]) & _urns(removed)
+        assert set(final["recruiting"]) == set(rows["recruiting"])
+        assert all(row["_sdc_deleted_at"] is None for r in final.values() for row in r.values())
+    finally:
+        recruiting.stop()
 
 
 def test_weekly_schedule_soft_deletes_and_shares_the_daily_state(
@@ -593,7 +683,8 @@ def test_every_setting_works_through_environment_variables(
 ) -> None:
     """Numbers included, fractions too: Meltano 4.4 crashed on kind: decimal."""
     # task_ledger comes from the environment too: the pipeline's own (see Pipeline).
-    settings = set(ENV_SETTINGS) | {"api_key", "api_url", "task_ledger"}
+    # accounts: test_two_accounts_in_one_table_keep_each_others_rows
+    settings = set(ENV_SETTINGS) | {"api_key", "accounts", "api_url", "task_ledger"}
     assert settings == set(_about()["settings"]["properties"])
     pipe = pipeline(connections=150)
     pipe.env.update(
