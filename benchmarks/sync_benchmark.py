@@ -71,8 +71,9 @@ def tap_config(url: str, **settings: object) -> dict[str, object]:
 
 @dataclass
 class TapRun:
-    """One run of the tap's CLI: its CPU time, exit status, records and last STATE."""
+    """One run of the tap's CLI: its time, exit status, records and last STATE."""
 
+    wall_seconds: float
     cpu_seconds: float
     status: int
     entity_urns: list[str]
@@ -92,9 +93,11 @@ def run_tap(config: dict[str, object], state: dict | None = None) -> TapRun:
             args += ["--state", str(Path(tmp, "state.json"))]
         out = Path(tmp, "out.jsonl")
         with out.open("w") as stdout:
+            started = time.monotonic()
             process = subprocess.Popen(args, stdout=stdout, stderr=subprocess.DEVNULL)  # noqa: S603
             _, status, usage = os.wait4(process.pid, 0)
-        run = TapRun(usage.ru_utime + usage.ru_stime, status, [], None)
+            wall = time.monotonic() - started
+        run = TapRun(wall, usage.ru_utime + usage.ru_stime, status, [], None)
         with out.open() as lines:
             for line in lines:
                 message = json.loads(line)
@@ -183,6 +186,26 @@ def cpu_per_record() -> tuple[float, float]:
     return (30_000 - 310) / (big_cpu - small_cpu), (small_cpu - startup_cpu) / 310 * 1000
 
 
+def accounts_side_by_side() -> tuple[float, float]:
+    """Wall time of one account's full pass alone, and of two equal accounts in one run.
+
+    Each account is a sandbox of its own (its own extension), with the same list.
+    """
+    alone = sandbox(CONNECTIONS, realistic=True)
+    one = run_tap_or_exit(tap_config(alone.url, max_tasks_in_flight=2)).wall_seconds
+    alone.stop()
+    boxes = [sandbox(CONNECTIONS, realistic=True) for _ in range(2)]
+    config = tap_config("", max_tasks_in_flight=2)
+    del config["api_key"], config["api_url"]
+    config["accounts"] = [
+        {"name": f"team-{i}", "api_key": API_KEY, "api_url": box.url} for i, box in enumerate(boxes)
+    ]
+    two = run_tap_or_exit(config).wall_seconds
+    for box in boxes:
+        box.stop()
+    return one, two
+
+
 def main() -> None:
     print(
         f"Extension model: pickup {PICKUP_SECONDS:g} s when idle, {WORK_SECONDS:g} s "
@@ -205,6 +228,7 @@ def main() -> None:
     box.stop()
 
     records_per_cpu_second, task_cpu_ms = cpu_per_record()
+    one_account, two_accounts = accounts_side_by_side()
 
     rows = [
         (
@@ -242,6 +266,11 @@ def main() -> None:
         f"\nRecord path: {records_per_cpu_second:,.0f} records per CPU-second "
         f"(30,000 connections in 310 tasks minus 310 in 310 tasks); "
         f"{task_cpu_ms:.2f} ms of CPU per task."
+    )
+    print(
+        f"\nSeveral accounts (wall time of the tap, scaled): one account alone "
+        f"{one_account:.2f} s; two equal accounts in one run {two_accounts:.2f} s "
+        f"({two_accounts / one_account:.2f}x one alone; one after the other would be 2x)."
     )
 
 

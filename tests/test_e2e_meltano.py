@@ -58,6 +58,7 @@ OTHER_KEY = "outx-e2e-key-second-team-0f1e2d3c4b5a69788796a5b4"
 CONNECTIONS = 1234
 STATE_ID = "dev:tap-linkedin-connections-to-target-postgres"
 FULL_REFRESH_STATE_ID = "dev:tap-linkedin-connections--full-refresh-to-target-postgres"
+ACCOUNTS_STATE_ID = "dev:tap-linkedin-connections--accounts-to-target-postgres"
 
 TAP_FIELDS = (
     "account",
@@ -493,13 +494,15 @@ def test_two_accounts_in_one_table_keep_each_others_rows(
             {"name": "recruiting", "api_key": OTHER_KEY, "api_url": recruiting.url},
         ]
         pipe.env["TAP_LINKEDIN_CONNECTIONS_ACCOUNTS"] = json.dumps(accounts)
-        pipe.meltano("run", "tap-linkedin-connections", "target-postgres")
+        # meltano.yml's example job, as its comment says to run it (the key kept in
+        # .env, TAP_LINKEDIN_CONNECTIONS_API_KEY, is set too: it is not used).
+        pipe.meltano("run", "linkedin-accounts-to-postgres")
 
         rows = _pg_rows_by_account(pipe.schema)
         assert set(rows["sales"]) == _urns(pipe.sandbox.connections())
         assert set(rows["recruiting"]) == _urns(recruiting.connections())
         assert _pg_primary_key(pipe.schema) == ["account", "entity_urn"]
-        state = _bookmark(pipe.state())
+        state = _bookmark(pipe.state(ACCOUNTS_STATE_ID))
         assert state["table"]["activated"] is True
         assert set(state["accounts"]) == {"sales", "recruiting"}
 
@@ -511,8 +514,7 @@ def test_two_accounts_in_one_table_keep_each_others_rows(
         recruiting.configure(extension_active=False)
         failed = pipe.meltano(
             "run",
-            "tap-linkedin-connections",
-            "target-postgres",
+            "linkedin-accounts-to-postgres",
             env={"TAP_LINKEDIN_CONNECTIONS_FULL_REFRESH": "true"},
             check=False,
         )
@@ -528,8 +530,7 @@ def test_two_accounts_in_one_table_keep_each_others_rows(
         recruiting.configure(extension_active=True)
         pipe.meltano(
             "run",
-            "tap-linkedin-connections",
-            "target-postgres",
+            "linkedin-accounts-to-postgres",
             env={"TAP_LINKEDIN_CONNECTIONS_FULL_REFRESH": "true"},
         )
         final = _pg_rows_by_account(pipe.schema)
