@@ -52,6 +52,7 @@ def accounts_from_config(config: t.Mapping[str, t.Any]) -> list[Account]:
     ]
 
 
+# Not subscripted: LoggerAdapter is generic only for type checkers before Python 3.11.
 class AccountLog(logging.LoggerAdapter):  # type: ignore[type-arg]
     """The stream's logger, with each line naming the account it is about."""
 

@@ -335,9 +335,9 @@ class TapLinkedInConnections(Tap):
             th.IntegerType(minimum=1, nullable=True),
             title="Tasks per run",
             description=(
-                "Most tasks one run may create. A large first sync then spreads over "
-                "several scheduled runs, each continuing where the last stopped. "
-                "Unset means no limit."
+                "Most tasks one run may create (for each account, with `accounts`). A "
+                "large first sync then spreads over several scheduled runs, each "
+                "continuing where the last stopped. Unset means no limit."
             ),
         ),
         Setting(

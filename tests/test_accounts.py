@@ -16,7 +16,7 @@ import pytest
 
 from tap_linkedin_connections.sandbox import Sandbox
 from tests.helpers import FAST_SETTINGS, TapRun, bookmark, expected_records, run_tap
-from tests.scripted_server import ScriptedServer
+from tests.scripted_server import Answer, ScriptedServer
 
 KEYS = {
     "sales": "outx-sales-key-0a1b2c3d4e5f60718293a4b5c6d7e8f9",
@@ -304,4 +304,24 @@ def test_the_connection_test_checks_every_account(two_accounts, tmp_path):
     assert lines[0].startswith("tap-linkedin-connections: account 'sales': connection test passed")
     assert lines[1].startswith("tap-linkedin-connections: account 'recruiting': error: ")
     assert all(sandbox.stats()["tasks_created"] == 0 for sandbox in two_accounts.values())
+    assert_no_key_anywhere(run)
+
+
+def test_no_accounts_key_shows_even_when_outx_echoes_it_at_debug_level(make_sandbox, tmp_path):
+    sales = make_sandbox(connections=150, seed=51, api_key=KEYS["sales"])
+    echo = Answer(400, {"error": f"Invalid 'keyword': {KEYS['recruiting']}"})
+    with ScriptedServer([echo], []) as recruiting:
+        config = {
+            **FAST_SETTINGS,
+            "accounts": [
+                {"name": "sales", "api_key": KEYS["sales"], "api_url": sales.url},
+                {"name": "recruiting", "api_key": KEYS["recruiting"], "api_url": recruiting.url},
+            ],
+        }
+        run = run_tap(config, tmp_path, env={"LOGLEVEL": "DEBUG"})
+
+    assert run.returncode == 1
+    assert "DEBUG" in run.stderr, "the run did not log at debug level"
+    assert len(records_of(run, "sales")) == 150
+    assert "Account 'recruiting' failed" in run.stderr
     assert_no_key_anywhere(run)
