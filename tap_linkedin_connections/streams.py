@@ -103,7 +103,6 @@ class ConnectionsStream(SdkStream):
         accounts = accounts_from_config(self.config)
         slots = self._account_states(state, accounts)
         table = self._table_for_run(state, accounts, slots)
-        was_activated = table["activated"]
         # RECORD messages carry the table version, so a later ACTIVATE_VERSION can tell
         # the rows of this version from older ones.
         self.set_table_version(table["version"])
@@ -123,9 +122,9 @@ class ConnectionsStream(SdkStream):
             elif message.failure is not None:
                 failures[message.account] = message.failure
 
+        was_activated = table["activated"]
         bookmarks = {name: _bookmark(slot) for name, slot in slots.items()}
-        activated = passes.activation_due(table, bookmarks.values())
-        if activated:
+        if passes.activation_due(table, bookmarks.values()):
             # Only now, with every account's connections re-sent under this version,
             # may a target drop the rows of older ones. (The SDK's own
             # ACTIVATE_VERSION comes before the records, which would empty the table if
@@ -133,25 +132,12 @@ class ConnectionsStream(SdkStream):
             self.set_table_version(table["version"], activate=True)
             table["activated"] = True
             self.write_state_now()
+        waiting = [n for n, b in bookmarks.items() if b.get("proved") != table["version"]]
         for account in accounts:
             reader = readers.get(account.name)
-            if reader is None or not reader.counts:
-                continue  # it failed before reading: its failure says why
-            if not reader.proved:
-                outcome = reader.outcome
-            elif activated:
-                outcome = "ACTIVATE_VERSION sent"
-            elif was_activated:
-                outcome = (
-                    "ACTIVATE_VERSION not sent: its rows carry the table version already "
-                    "in use; connections removed earlier go with the next full refresh"
-                )
-            else:
-                waiting = [n for n, b in bookmarks.items() if b.get("proved") != table["version"]]
-                outcome = "ACTIVATE_VERSION not sent: waiting for the full pass of " + ", ".join(
-                    f"account '{name}'" for name in waiting
-                )
-            self._log_for(account).info("This run: %s; %s", reader.counts, outcome)
+            if reader is not None and reader.counts:  # else it failed before reading
+                outcome = _outcome(reader, table, was_activated=was_activated, waiting=waiting)
+                self._log_for(account).info("This run: %s; %s", reader.counts, outcome)
         self._raise_failures(accounts, failures)
 
     def _work(
@@ -266,6 +252,23 @@ class ConnectionsStream(SdkStream):
             "connections were loaded"
         )
         raise AccountsFailed(msg)
+
+
+def _outcome(
+    reader: AccountPass, table: passes.Table, *, was_activated: bool, waiting: list[str]
+) -> str:
+    """How an account's summary line ends: whether ACTIVATE_VERSION was sent, or why not."""
+    if not reader.proved:
+        return reader.outcome
+    if table["activated"] and not was_activated:
+        return "ACTIVATE_VERSION sent"
+    if was_activated:
+        return (
+            "ACTIVATE_VERSION not sent: its rows carry the table version already in use; "
+            "connections removed earlier go with the next full refresh"
+        )
+    names = ", ".join(f"account '{name}'" for name in waiting)
+    return f"ACTIVATE_VERSION not sent: waiting for the full pass of {names}"
 
 
 def _bookmark(slot: t.Mapping[str, t.Any]) -> passes.Bookmark:
