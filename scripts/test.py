@@ -18,6 +18,19 @@ PLUGINS = (
 )
 
 
+#: Workers for pytest-xdist: much of the suite waits (on subprocesses, sandboxes,
+#: Meltano), so more workers than the 2 cores of a small machine still pay off.
+WORKERS = "3"
+
+
+def parallel_args(args: list[str]) -> list[str]:
+    """``-n WORKERS`` unless the caller chose the workers or switched xdist off."""
+    chosen = any(
+        arg.startswith(("-n", "--numprocesses")) or arg.endswith("no:xdist") for arg in args
+    )
+    return [] if chosen else ["-n", WORKERS]
+
+
 def main() -> int:
     try:
         python = ensure_project_venv()
@@ -28,7 +41,9 @@ def main() -> int:
         return 1
     env = {**os.environ, "MELTANO_BIN": str(meltano), "DBT_BIN": str(dbt)}
     say("running the test suite")
-    return subprocess.call([python, "-m", "pytest", *sys.argv[1:]], cwd=ROOT, env=env)
+    return subprocess.call(
+        [python, "-m", "pytest", *parallel_args(sys.argv[1:]), *sys.argv[1:]], cwd=ROOT, env=env
+    )
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@ Each test starts an in-process sandbox (the OutX stand-in) and runs `meltano run
 user would, then reads what landed in PostgreSQL or in the CSV file.
 
 Isolation: the tests run in a copy of the project (its meltano.yml only) that reuses
-the plugins already installed in the project's `.meltano/` (MELTANO_SYS_DIR_ROOT), with
-a system database (and so Meltano state) of their own per test, a PostgreSQL schema of
-their own per test (dropped afterwards) and a CSV folder of their own per test.
+the plugins already installed in the project's `.meltano/`, with a Meltano system
+directory (MELTANO_SYS_DIR_ROOT: run files, logs), a system database (and so Meltano
+state), a PostgreSQL schema (dropped afterwards) and a CSV folder of their own per test,
+so that tests can run side by side (pytest-xdist).
 
 Why a copy at all: the durations are `kind: integer` (Meltano 4.4.1 cannot pass a
 `kind: decimal` setting given through an environment variable), so whole seconds only
@@ -223,7 +224,7 @@ class Pipeline:
         env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
         env.update(
             {
-                "MELTANO_SYS_DIR_ROOT": str(ROOT / ".meltano"),
+                "MELTANO_SYS_DIR_ROOT": str(self.sys_dir),
                 "MELTANO_DATABASE_URI": f"sqlite:///{self.workdir / 'meltano.db'}",
                 "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
                 "TAP_LINKEDIN_CONNECTIONS_API_URL": self.sandbox.url,
@@ -245,6 +246,11 @@ class Pipeline:
         )
         env.update(self.env)
         return env
+
+    @property
+    def sys_dir(self) -> Path:
+        """The test's own Meltano system directory (made by the pipeline fixture)."""
+        return self.workdir / "meltano-sys"
 
     def state(self, state_id: str = STATE_ID) -> dict[str, t.Any]:
         out = self.meltano("state", "get", state_id).stdout
@@ -284,6 +290,13 @@ def pipeline(
 ) -> t.Iterator[t.Callable[..., Pipeline]]:
     """Make the test's pipeline around a fresh sandbox; drop its schema afterwards."""
     made: list[Pipeline] = []
+    # The test's own Meltano system directory, holding the project's installed plugins:
+    # `meltano invoke` writes its config files to `<sys dir>/run/<plugin>/`, a path
+    # without a run id, which tests running side by side would otherwise share.
+    sys_dir = tmp_path / "meltano-sys"
+    sys_dir.mkdir()
+    for kind in ("extractors", "loaders"):
+        (sys_dir / kind).symlink_to(ROOT / ".meltano" / kind, target_is_directory=True)
 
     def make(connections: int = CONNECTIONS, **sandbox_options: t.Any) -> Pipeline:
         options = {"pickup_delay": 0.002, "work_time": 0.002, **sandbox_options}
