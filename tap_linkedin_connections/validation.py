@@ -146,7 +146,7 @@ def _entry_problem(error: jsonschema.ValidationError, entries: list[t.Any]) -> s
 def _entry(index: int, entry: t.Any) -> str:
     """How an accounts entry is named in a message: its position, and its name if any."""
     name = entry.get("name") if isinstance(entry, dict) else None
-    named = isinstance(name, str) and name.strip() and _is_header_safe(name)
+    named = isinstance(name, str) and name.strip() and name.isprintable()
     label = f" ('{name}')" if named else ""
     return f"accounts entry {index + 1}{label}"
 
@@ -259,7 +259,8 @@ def _entries_problem(entries: list[t.Any]) -> str | None:
     for index, entry in enumerate(entries):
         where = _entry(index, entry)
         name = entry["name"]
-        if not _is_header_safe(name) or not name.strip():
+        if not name.isprintable() or not name.strip():
+            # It is written in every row and log line of the account; any script will do.
             return f"{where}: 'name' must be printable text"
         if name in names:
             return f"{where}: the name is used by an earlier entry; names must be unique"

@@ -213,6 +213,7 @@ INVALID_ACCOUNTS: list[tuple[t.Any, str]] = [
     ([{"name": "sales", "api_key": "  "}], "accounts entry 1 ('sales'): 'api_key' is missing"),
     ([{"api_key": "k1"}], "accounts entry 1: 'name' is missing or empty"),
     ([{"name": "", "api_key": "k1"}], "accounts entry 1: 'name' is missing or empty"),
+    ([{"name": "sales\n", "api_key": "k1"}], "accounts entry 1: 'name' must be printable text"),
     (
         [{"name": "sales", "api_key": "k1\nX-Other: 1"}],
         "accounts entry 1 ('sales'): 'api_key' holds a control character",
@@ -254,6 +255,13 @@ def test_a_bad_entry_is_refused_in_one_line_naming_the_entry(tmp_path, accounts,
     for secret in ("k1", "k2"):
         assert f"{secret}'" not in run.stderr
         assert f'{secret}"' not in run.stderr
+
+
+def test_an_account_name_may_be_in_any_script(make_sandbox, tmp_path):
+    tokyo = make_sandbox(connections=30, seed=61, api_key=KEYS["sales"])
+    run = run_tap(accounts_config({"東京 Vertrieb": tokyo}), tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert {r["account"] for r in run.records} == {"東京 Vertrieb"}
 
 
 def test_with_accounts_set_api_key_is_not_used(two_accounts, tmp_path):
