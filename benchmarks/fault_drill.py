@@ -14,6 +14,7 @@ from sync_benchmark import run_tap
 
 from tap_linkedin_connections.sandbox import Sandbox
 from tap_linkedin_connections.sandbox.drill import (
+    FAST_SANDBOX_SETTINGS,
     HEAVY_FAULT_PROFILE,
     RESILIENT_SETTINGS,
     extra_tasks_by_offset,
@@ -42,14 +43,7 @@ def main() -> None:
     config = {
         "api_key": API_KEY,
         "api_url": box.url,
-        "poll_interval_min_seconds": 0.002,
-        "poll_interval_max_seconds": 0.02,
-        "retry_initial_wait_seconds": 0.005,
-        "retry_max_wait_seconds": 0.05,
-        "max_tasks_per_hour": None,
-        "max_tasks_per_day": None,
-        "task_spacing_min_seconds": 0,
-        "task_spacing_max_seconds": 0,
+        **FAST_SANDBOX_SETTINGS,
         **RESILIENT_SETTINGS,
     }
     run = run_tap(config)

@@ -120,21 +120,23 @@ class Abandoned(Exception):
 
 
 def side_by_side(
-    work: t.Mapping[str, t.Callable[[Outbox], None]],
+    outbox: Outbox, work: t.Mapping[str, t.Callable[[], t.Iterator[list[dict[str, t.Any]]]]]
 ) -> t.Iterator[Message]:
-    """Run each account's ``work`` on a thread of its own; yield what they put, as it comes.
+    """Run each account's ``work`` on a thread of its own; yield what reaches ``outbox``.
 
-    Every account ends with exactly one ``Finished``; a failure is caught and carried in
-    it, never raised here. If the caller stops early (an exception, a closed pipe), the
-    threads are told to stop at their next message; they are daemons, so a thread waiting
-    on OutX does not keep the process alive.
+    ``work`` yields pages of records, which go to the outbox as ``Records`` (the work
+    puts its own ``Checkpoint`` messages there). Every account ends with exactly one
+    ``Finished``; a failure is caught and carried in it, never raised here. If the caller
+    stops early (an exception, a closed pipe), the threads are told to stop at their
+    next message; they are daemons, so a thread waiting on OutX does not keep the
+    process alive.
     """
-    outbox = Outbox()
 
-    def run(name: str, job: t.Callable[[Outbox], None]) -> None:
+    def run(name: str, pages: t.Callable[[], t.Iterator[list[dict[str, t.Any]]]]) -> None:
         failure: Exception | None = None
         try:
-            job(outbox)
+            for records in pages():
+                outbox.put(Records(name, records))
         except Abandoned:
             return
         except Exception as exc:  # one account's failure is reported, not raised
@@ -145,8 +147,8 @@ def side_by_side(
             return
 
     threads = [
-        threading.Thread(target=run, args=(name, job), name=f"account-{name}", daemon=True)
-        for name, job in work.items()
+        threading.Thread(target=run, args=(name, pages), name=f"account-{name}", daemon=True)
+        for name, pages in work.items()
     ]
     for thread in threads:
         thread.start()

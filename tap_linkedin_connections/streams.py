@@ -107,10 +107,12 @@ class ConnectionsStream(SdkStream):
         # the rows of this version from older ones.
         self.set_table_version(table["version"])
 
-        readers: dict[str, AccountPass] = {}
+        outbox = Outbox()
+        readers = {
+            a.name: self._reader(a, _own_copy(slots[a.name]), table, outbox) for a in accounts
+        }
         failures: dict[str, Exception] = {}
-        work = {a.name: self._work(a, _own_copy(slots[a.name]), table, readers) for a in accounts}
-        for message in side_by_side(work):
+        for message in side_by_side(outbox, {name: r.read for name, r in readers.items()}):
             if isinstance(message, Records):
                 yield from message.records
             elif isinstance(message, Checkpoint):
@@ -134,38 +136,28 @@ class ConnectionsStream(SdkStream):
             self.write_state_now()
         waiting = [n for n, b in bookmarks.items() if b.get("proved") != table["version"]]
         for account in accounts:
-            reader = readers.get(account.name)
-            if reader is not None and reader.counts:  # else it failed before reading
+            reader = readers[account.name]
+            if reader.counts:  # else it failed before reading
                 outcome = _outcome(reader, table, was_activated=was_activated, waiting=waiting)
                 self._log_for(account).info("This run: %s; %s", reader.counts, outcome)
         self._raise_failures(accounts, failures)
 
-    def _work(
-        self,
-        account: Account,
-        state: dict[str, t.Any],
-        table: passes.Table,
-        readers: dict[str, AccountPass],
-    ) -> t.Callable[[Outbox], None]:
-        """What the account's thread does: read its pass, putting all it has in ``outbox``."""
+    def _reader(
+        self, account: Account, state: dict[str, t.Any], table: passes.Table, outbox: Outbox
+    ) -> AccountPass:
+        """The account's pass, which hands its STATE to ``outbox`` whenever it must be written."""
 
-        def work(outbox: Outbox) -> None:
-            def checkpoint() -> None:
-                outbox.put(Checkpoint(account.name, copy.deepcopy(state)))
+        def checkpoint() -> None:
+            outbox.put(Checkpoint(account.name, copy.deepcopy(state)))
 
-            reader = AccountPass(
-                account,
-                state,
-                table,
-                checkpoint=checkpoint,
-                logger=self._log_for(account),
-                user_agent=f"{package_name}/{self.plugin_version}",
-            )
-            readers[account.name] = reader
-            for records in reader.read():
-                outbox.put(Records(account.name, records))
-
-        return work
+        return AccountPass(
+            account,
+            state,
+            table,
+            checkpoint=checkpoint,
+            logger=self._log_for(account),
+            user_agent=f"{package_name}/{self.plugin_version}",
+        )
 
     def _log_for(self, account: Account) -> Log:
         return AccountLog(self.logger, account.name) if self.config.get("accounts") else self.logger

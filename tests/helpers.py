@@ -13,22 +13,16 @@ from pathlib import Path
 from urllib.parse import quote
 
 from tap_linkedin_connections.client import CONNECTION_FIELDS, OutXClient
+from tap_linkedin_connections.sandbox.drill import FAST_SANDBOX_SETTINGS
 
 #: A key that looks like a real one, so a leak would be found by searching for it.
 API_KEY = "outx-team-key-3f9c1d7e5b2a4c8e9f0a1b2c3d4e5f60"
 
 #: Settings that make a sandbox run take milliseconds instead of minutes.
 FAST_SETTINGS: dict[str, t.Any] = {
-    "poll_interval_min_seconds": 0.002,
-    "poll_interval_max_seconds": 0.02,
+    **FAST_SANDBOX_SETTINGS,
     "task_timeout_seconds": 5,
     "request_timeout_seconds": 5,
-    "retry_initial_wait_seconds": 0.005,
-    "retry_max_wait_seconds": 0.05,
-    "max_tasks_per_hour": None,
-    "max_tasks_per_day": None,
-    "task_spacing_min_seconds": 0,
-    "task_spacing_max_seconds": 0,
 }
 
 

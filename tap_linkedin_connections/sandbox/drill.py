@@ -1,13 +1,26 @@
 """Fault drills: a heavy fault profile, and the accounting of the tasks it cost.
 
-Shared by the fault tests and ``benchmarks/fault_drill.py``, so both judge a drill by
-the same rule.
+Shared by the tests and ``benchmarks/fault_drill.py``, so both run the sandbox alike and
+judge a drill by the same rule.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
+
+#: Tap settings for the sandbox, which answers in milliseconds: polls and retries
+#: milliseconds apart, and no pacing (it spends no LinkedIn action).
+FAST_SANDBOX_SETTINGS: dict[str, Any] = {
+    "poll_interval_min_seconds": 0.002,
+    "poll_interval_max_seconds": 0.02,
+    "retry_initial_wait_seconds": 0.005,
+    "retry_max_wait_seconds": 0.05,
+    "max_tasks_per_hour": None,
+    "max_tasks_per_day": None,
+    "task_spacing_min_seconds": 0,
+    "task_spacing_max_seconds": 0,
+}
 
 #: Every fault kind at once, each on about one request or task in eleven (read timeouts,
 #: which each cost a whole request timeout, less often).
