@@ -29,6 +29,10 @@ from tap_linkedin_connections.validation import (
 )
 
 
+#: Failures that end a run in one line, exit code 1 (see main); never a traceback.
+USER_ERRORS = (OutXError, LedgerError, AccountsFailed)
+
+
 class Setting(th.Property[t.Any]):
     """A setting that cannot be null (the SDK makes every optional property nullable).
 
@@ -506,6 +510,6 @@ def main() -> None:
         sys.exit(1)
     try:
         TapLinkedInConnections.cli()
-    except (OutXError, LedgerError, AccountsFailed) as exc:
+    except USER_ERRORS as exc:
         sys.stderr.write(f"tap-linkedin-connections: error: {exc}\n")
         sys.exit(1)

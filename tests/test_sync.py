@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from tap_linkedin_connections.client import CONNECTION_FIELDS
-from tests.helpers import bookmark, expected_records, run_tap, tap_config
+from tests.helpers import bookmark, expected_records, run_tap_in_process as run_tap, tap_config
 
 SCHEMA_FIELDS = {*CONNECTION_FIELDS, "profile_url", "account"}
 
