@@ -16,10 +16,10 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
-from tap_linkedin_connections.accounts import AccountsFailed, accounts_from_config
+from tap_linkedin_connections.accounts.threads import Accounts, AccountsFailed
 from tap_linkedin_connections.client import OutXClient, OutXError
+from tap_linkedin_connections.connections.stream import ConnectionsStream
 from tap_linkedin_connections.ledger import LedgerError
-from tap_linkedin_connections.streams import ConnectionsStream
 from tap_linkedin_connections.validation import (
     RECENTLY_ADDED,
     RELEVANCE,
@@ -27,7 +27,6 @@ from tap_linkedin_connections.validation import (
     config_problems,
     numbers_from_text,
 )
-
 
 #: Failures that end a run in one line, exit code 1 (see main); never a traceback.
 USER_ERRORS = (OutXError, LedgerError, AccountsFailed)
@@ -369,7 +368,7 @@ class TapLinkedInConnections(Tap):
             # The key as sent (stripped) is inside every form of the raw one too
             # (repr, escaped), so redacting it covers them all.
             redact_from_logs(api_key)
-        if self.config.get("accounts") and self.config.get("api_key"):
+        if Accounts.from_config(self.config).several and self.config.get("api_key"):
             # Meltano passes a key kept in .env to every job; a job with accounts
             # reads those, so one project can hold both kinds of job.
             self.logger.warning(
@@ -405,8 +404,8 @@ class TapLinkedInConnections(Tap):
             for problem in exc.errors:
                 sys.stderr.write(f"tap-linkedin-connections: error: {problem}\n")
             ctx.exit(1)
-        accounts = accounts_from_config(tap.config)
-        if not tap.config.get("accounts"):
+        accounts = Accounts.from_config(tap.config)
+        if not accounts.several:
             sys.stderr.write(f"tap-linkedin-connections: {tap.check_connection()}\n")
             ctx.exit()
         failed = 0
@@ -423,7 +422,7 @@ class TapLinkedInConnections(Tap):
     def check_connection(self, config: t.Mapping[str, t.Any] | None = None) -> str:
         """Check an account's key and extension at no LinkedIn action; say what passed.
 
-        ``config``: the account's settings (see accounts.py); the tap's own by default.
+        ``config``: the account's settings (see accounts/threads.py); the tap's own by default.
         Raises the client's one-line :class:`OutXError` when either is not fine.
         """
         client = OutXClient.from_config(
