@@ -1,6 +1,6 @@
 """One account's pass over its connections: pages in, records and its STATE out.
 
-The account's part of STATE (see streams.py for where it sits):
+The account's part of STATE (see accounts/stream.py for where it sits):
 
 - ``bookmark``: what the last completed pass learnt: ``identity`` (account, keyword and
   order), ``newest`` (the entity URNs at the top of the newest-first list), ``version``
@@ -31,7 +31,7 @@ from tap_linkedin_connections.pacing import PacingRules, StateWindow, TaskPacer
 from tap_linkedin_connections.tasks.pipeline import Page, TaskPipeline, query_for
 
 if t.TYPE_CHECKING:
-    from tap_linkedin_connections.accounts import Account
+    from tap_linkedin_connections.accounts.threads import Account
 
 #: How many of the newest connections the bookmark remembers. Several, not one: the
 #: newest may be removed, and the next run must still find where it stopped.
@@ -85,7 +85,6 @@ class AccountPass:
         self,
         account: Account,
         state: dict[str, t.Any],
-        table: passes.Table,
         *,
         checkpoint: t.Callable[[], None],
         logger: Log,
@@ -94,7 +93,8 @@ class AccountPass:
         self.account = account
         self.config = account.config
         self.state = state
-        self.table = table
+        #: The table version this run's records carry (set by ``read``).
+        self.table: passes.Table = {"version": 0, "activated": False}
         self.checkpoint = checkpoint
         self.logger = logger
         self.user_agent = user_agent
@@ -105,8 +105,14 @@ class AccountPass:
         #: Why no ACTIVATE_VERSION follows from this account's run, unless ``proved``.
         self.outcome = "ACTIVATE_VERSION not sent: the pass is not finished"
 
-    def read(self) -> t.Iterator[list[dict[str, t.Any]]]:
-        """Yield the pass's new connections, a page's records at a time."""
+    def why_full(self) -> str:
+        """Why this account's next pass must be a full one; "" when it may be incremental."""
+        bookmark = t.cast("passes.Bookmark", self.state.get("bookmark") or {})
+        return passes.why_full(identity_of(self.account), bookmark, full_refresh=False)
+
+    def read(self, table: passes.Table) -> t.Iterator[list[dict[str, t.Any]]]:
+        """Yield the pass's new connections under ``table``, a page's records at a time."""
+        self.table = table
         config = self.config
         current = self._start_or_resume_pass(identity_of(self.account))
         client = OutXClient.from_config(config, user_agent=self.user_agent, logger=self.logger)

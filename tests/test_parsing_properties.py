@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tap_linkedin_connections.account_pass import to_record
 from tap_linkedin_connections.client import CONNECTION_FIELDS, OutXError, connections_in
-from tap_linkedin_connections.streams import ConnectionsStream
+from tap_linkedin_connections.connections.stream import ConnectionsStream
 from tap_linkedin_connections.tasks.pipeline import Page
 from tests.helpers import outx_client
 from tests.scripted_server import Answer, ScriptedServer

@@ -1,4 +1,4 @@
-"""Full syncs against the sandbox, over real HTTP, through the tap's CLI."""
+"""Full syncs against the sandbox, over real HTTP, with the tap run in process."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from tap_linkedin_connections.client import CONNECTION_FIELDS
-from tests.helpers import bookmark, expected_records, run_tap, tap_config
+from tests.helpers import bookmark, expected_records, run_tap_in_process, tap_config
 
 SCHEMA_FIELDS = {*CONNECTION_FIELDS, "profile_url", "account"}
 
@@ -18,7 +18,7 @@ SCHEMA_FIELDS = {*CONNECTION_FIELDS, "profile_url", "account"}
 @pytest.mark.parametrize("sort_type", ["RECENTLY_ADDED", "RELEVANCE"])
 def test_1234_connections_in_13_tasks(make_sandbox, tmp_path, result_shape, sort_type):
     sandbox = make_sandbox(connections=1234, seed=11, result_shape=result_shape)
-    run = run_tap(tap_config(sandbox.url, sort_type=sort_type), tmp_path)
+    run = run_tap_in_process(tap_config(sandbox.url, sort_type=sort_type), tmp_path)
 
     assert run.returncode == 0, run.stderr
     listing = sandbox.connections(sort_type="RECENTLY_ADDED" if sort_type != "RELEVANCE" else None)
@@ -39,7 +39,7 @@ def test_1234_connections_in_13_tasks(make_sandbox, tmp_path, result_shape, sort
 )
 def test_exact_counts_at_page_boundaries(make_sandbox, tmp_path, connections, tasks):
     sandbox = make_sandbox(connections=connections, seed=3)
-    run = run_tap(tap_config(sandbox.url), tmp_path)
+    run = run_tap_in_process(tap_config(sandbox.url), tmp_path)
 
     assert run.returncode == 0, run.stderr
     assert run.records == expected_records(sandbox.connections(sort_type="RECENTLY_ADDED"))
@@ -54,7 +54,7 @@ def test_smaller_pages_and_keyword(make_sandbox, tmp_path):
     matching = sandbox.connections(sort_type="RECENTLY_ADDED", keyword=keyword)
     assert 0 < len(matching) < len(listing)
 
-    run = run_tap(tap_config(sandbox.url, keyword=keyword, page_size=7), tmp_path)
+    run = run_tap_in_process(tap_config(sandbox.url, keyword=keyword, page_size=7), tmp_path)
 
     assert run.returncode == 0, run.stderr
     assert run.records == expected_records(matching)
@@ -65,7 +65,7 @@ def test_smaller_pages_and_keyword(make_sandbox, tmp_path):
 
 def test_records_match_the_schema_and_drop_unknown_fields(make_sandbox, tmp_path):
     sandbox = make_sandbox(connections=300, seed=9)
-    run = run_tap(tap_config(sandbox.url), tmp_path)
+    run = run_tap_in_process(tap_config(sandbox.url), tmp_path)
 
     assert run.returncode == 0, run.stderr
     (schema_message,) = run.of_type("SCHEMA")
@@ -98,7 +98,7 @@ def test_no_connection_twice_when_connections_are_added_during_the_sync(make_san
 
     adder = threading.Thread(target=add_while_syncing)
     adder.start()
-    run = run_tap(tap_config(sandbox.url, page_size=50), tmp_path)
+    run = run_tap_in_process(tap_config(sandbox.url, page_size=50), tmp_path)
     adder.join()
 
     assert run.returncode == 0, run.stderr
@@ -111,7 +111,7 @@ def test_no_connection_twice_when_connections_are_added_during_the_sync(make_san
 
 def test_state_after_a_full_pass(make_sandbox, tmp_path):
     sandbox = make_sandbox(connections=150, seed=4)
-    run = run_tap(tap_config(sandbox.url), tmp_path)
+    run = run_tap_in_process(tap_config(sandbox.url), tmp_path)
 
     assert run.returncode == 0, run.stderr
     stream_state = bookmark(run.last_state)
