@@ -19,7 +19,11 @@ from tap_linkedin_connections.history.drift import (
     outx_date,
     passthrough,
 )
-from tap_linkedin_connections.history.enrich import RecordEnricher, choose_connected_on
+from tap_linkedin_connections.history.enrich import (
+    RecordEnricher,
+    choose_connected_on,
+    enricher_for,
+)
 from tap_linkedin_connections.history.export import (
     ExportError,
     ExportMatcher,
@@ -344,7 +348,7 @@ def test_dates_passed_through_by_outx(value, expected):
     assert outx_date(value) == expected
 
 
-DOCUMENTED = ("name", "entity_urn", "headline")
+DOCUMENTED = frozenset({"name", "entity_urn", "headline"})
 
 
 @pytest.mark.parametrize(
@@ -422,3 +426,12 @@ def test_the_enricher_fills_the_export_fields_and_counts_other_dates():
     assert without.fields(connection, "u1")["email_address"] is None
     # No export: OutX's date, nothing else.
     assert RecordEnricher().fields(connection, "u1")["connected_on"] == "2024-02-16"
+
+
+def test_an_export_gone_since_validation_names_the_setting_and_path(tmp_path):
+    unknown = UnknownKeys(logging.getLogger("tests.unknown"))
+    assert enricher_for({"linkedin_export": "  "}, unknown).export is None  # blank: unset
+    missing = tmp_path / "Connections.csv"
+    with pytest.raises(ExportError) as raised:
+        enricher_for({"linkedin_export": str(missing)}, unknown)
+    assert str(raised.value) == f"'linkedin_export': {missing} does not exist"

@@ -40,21 +40,31 @@ class Passthrough:
     extra: dict[str, t.Any] | None  # unknown keys, and date keys that are not dates
 
 
-def passthrough(connection: t.Mapping[str, t.Any], documented: t.Container[str]) -> Passthrough:
+#: What a connection carrying only documented keys passes through.
+NOTHING = Passthrough(None, None)
+
+
+def passthrough(connection: t.Mapping[str, t.Any], documented: t.AbstractSet[str]) -> Passthrough:
     """The connection date OutX passed, if any, and every key the tap does not know."""
+    beyond = connection.keys() - documented
+    if not beyond:
+        return NOTHING  # the usual case, on every record: kept cheap
     connected_on: date | None = None
     extra: dict[str, t.Any] = {}
     for key in DATE_KEYS:
-        if key not in connection or connection[key] is None:
+        if key not in beyond or connection[key] is None:
             continue
         value = outx_date(connection[key])
         if value is None:
             extra[key] = connection[key]  # not a date the tap can read: kept as it came
         elif connected_on is None:
             connected_on = value
-    for key, value in connection.items():
-        if key not in documented and key not in DATE_KEYS:
-            extra[key] = value
+    if not beyond.issubset(DATE_KEYS):
+        extra.update(
+            (key, value)
+            for key, value in connection.items()
+            if key in beyond and key not in DATE_KEYS
+        )
     return Passthrough(connected_on.isoformat() if connected_on else None, extra or None)
 
 

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from tap_linkedin_connections.client import CONNECTION_FIELDS
 from tap_linkedin_connections.history.drift import UnknownKeys, passthrough
-from tap_linkedin_connections.history.export import ExportMatcher, read_export
+from tap_linkedin_connections.history.export import ExportError, ExportMatcher, read_export
+
+DOCUMENTED = frozenset(CONNECTION_FIELDS)
 
 #: The record fields this module fills, in the schema's order.
 ENRICHED_FIELDS = ("connected_on", "company", "position", "email_address", "extra")
@@ -45,7 +47,7 @@ class RecordEnricher:
 
     def fields(self, connection: t.Mapping[str, t.Any], entity_urn: str) -> dict[str, t.Any]:
         """The enriched fields of one connection (every one present, None when unknown)."""
-        passed = passthrough(connection, CONNECTION_FIELDS)
+        passed = passthrough(connection, DOCUMENTED)
         if passed.extra and self.unknown is not None:
             self.unknown.note(passed.extra)
         slug = connection.get("public_identifier")
@@ -79,5 +81,9 @@ def enricher_for(config: t.Mapping[str, t.Any], unknown: UnknownKeys) -> RecordE
     emails = bool(config.get("linkedin_export_emails"))
     if not isinstance(path, str) or not path.strip():
         return RecordEnricher(emails=emails, unknown=unknown)
-    export = read_export(path.strip(), keep_emails=emails)
+    try:
+        export = read_export(path.strip(), keep_emails=emails)
+    except ExportError as exc:  # changed since the config was validated
+        msg = f"'linkedin_export': {path.strip()} {exc}"
+        raise ExportError(msg) from None
     return RecordEnricher(ExportMatcher(export), emails=emails, unknown=unknown)
