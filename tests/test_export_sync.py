@@ -1,4 +1,7 @@
-"""The LinkedIn export and OutX's extra keys in tap runs, over real HTTP, through the CLI."""
+"""The LinkedIn export and OutX's extra keys in tap runs, over real HTTP.
+
+Runs about data are in process; a bad export's one line, through the CLI.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import pytest
 from tap_linkedin_connections.sandbox.data import make_connection
 from tests import export_fixture
 from tests.export_fixture import CONNECTIONS, SEED, expected
-from tests.helpers import FAST_SETTINGS, TapRun, run_tap, tap_config
+from tests.helpers import FAST_SETTINGS, TapRun, run_tap, run_tap_in_process, tap_config
 from tests.scripted_server import ScriptedServer, task_created, task_state
 
 FIXTURE = export_fixture.PATH
@@ -47,7 +50,7 @@ def test_a_sandbox_run_fills_dates_company_and_position_and_counts_in_one_line(
     make_sandbox, tmp_path
 ):
     sandbox = make_sandbox(connections=CONNECTIONS, seed=SEED)
-    run = run_tap(tap_config(sandbox.url, linkedin_export=str(FIXTURE)), tmp_path)
+    run = run_tap_in_process(tap_config(sandbox.url, linkedin_export=str(FIXTURE)), tmp_path)
 
     assert run.returncode == 0, run.stderr
     serials = serial_of(sandbox.connections())
@@ -89,7 +92,7 @@ def test_the_exports_zip_reads_the_same_and_emails_come_only_when_asked(make_san
         zipped.writestr("Basic_LinkedInDataExport_12-01-2026/Invitations.csv", "From,To\n")
         zipped.write(FIXTURE, "Basic_LinkedInDataExport_12-01-2026/Connections.csv")
     config = tap_config(sandbox.url, linkedin_export=str(archive), linkedin_export_emails=True)
-    run = run_tap(config, tmp_path)
+    run = run_tap_in_process(config, tmp_path)
 
     assert run.returncode == 0, run.stderr
     serials = serial_of(sandbox.connections())
@@ -166,7 +169,7 @@ def test_each_account_reads_its_own_export(make_sandbox, tmp_path):
         {"name": "recruiting", "api_key": "key-recruiting", "api_url": recruiting.url},
     ]
     config = {**FAST_SETTINGS, "accounts": entries, "linkedin_export": str(FIXTURE)}
-    run = run_tap(config, tmp_path)
+    run = run_tap_in_process(config, tmp_path)
 
     assert run.returncode == 0, run.stderr
     companies = {
@@ -206,7 +209,7 @@ def test_unknown_keys_are_kept_in_extra_and_named_once_and_created_at_fills_the_
         [task_created("t1"), task_created("t2")],
         [task_state("t1", "completed", first), task_state("t2", "completed", second)],
     ) as server:
-        run = run_tap(tap_config(server.url, page_size=4), tmp_path)
+        run = run_tap_in_process(tap_config(server.url, page_size=4), tmp_path)
 
     assert run.returncode == 0, run.stderr[-3000:]
     assert [r["entity_urn"] for r in run.records] == [f"urn:li:fsd_profile:P{n}" for n in range(6)]
