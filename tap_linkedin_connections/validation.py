@@ -209,9 +209,9 @@ def _rule_problems(config: t.Mapping[str, t.Any], invalid: set[str]) -> dict[str
         problems["api_url"] = url_problem
     if not entries and "linkedin_export" not in invalid:
         # With accounts, each entry's own is checked (the top-level one is not used).
-        export_problem = _export_problem(config.get("linkedin_export"), "'linkedin_export'")
-        if export_problem:
-            problems["linkedin_export"] = export_problem
+        unreadable = _export_problem(config.get("linkedin_export"), "'linkedin_export'")
+        if unreadable:
+            problems["linkedin_export"] = unreadable
     if isinstance(entries, list) and "accounts" not in invalid:
         entry_problem = _entries_problem(entries)
         if entry_problem:
