@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 from tap_linkedin_connections import passes
 from tap_linkedin_connections.client import CONNECTION_FIELDS, Log, MalformedPage, OutXClient
+from tap_linkedin_connections.history.enrich import RecordEnricher
 from tap_linkedin_connections.ledger import TaskLedger, account_fingerprint, ledger_url
 from tap_linkedin_connections.pacing import PacingRules, StateWindow, TaskPacer
 from tap_linkedin_connections.tasks.pipeline import Page, TaskPipeline, query_for
@@ -43,8 +44,17 @@ PROFILE_URL_PREFIX = "https://www.linkedin.com/in/"
 ACCOUNT_STATE_KEYS = ("bookmark", "pass", "task_window")
 
 
-def to_record(connection: t.Any, page: Page, index: int, account: str) -> dict[str, t.Any]:
-    """A RECORD from one connection of a page; MalformedPage if it cannot be one."""
+#: Records without an export: OutX's date and extra keys only, no warning.
+PLAIN = RecordEnricher()
+
+
+def to_record(
+    connection: t.Any, page: Page, index: int, account: str, enricher: RecordEnricher = PLAIN
+) -> dict[str, t.Any]:
+    """A RECORD from one connection of a page; MalformedPage if it cannot be one.
+
+    ``enricher`` adds the account's export fields, OutX's date and its unknown keys.
+    """
     where = f"connection #{index + 1} of the page at offset {page.offset} (task {page.task_id})"
     if not isinstance(connection, dict):
         msg = f"{where} is a {type(connection).__name__}, not an object"
@@ -61,6 +71,7 @@ def to_record(connection: t.Any, page: Page, index: int, account: str) -> dict[s
     slug = record["public_identifier"]
     record["profile_url"] = PROFILE_URL_PREFIX + quote(slug, safe="-_.~") if slug else None
     record["account"] = account
+    record.update(enricher.fields(connection, urn))
     return record
 
 
@@ -89,8 +100,11 @@ class AccountPass:
         checkpoint: t.Callable[[], None],
         logger: Log,
         user_agent: str,
+        enricher: RecordEnricher = PLAIN,
     ) -> None:
         self.account = account
+        #: What the account's records gain beyond OutX's fields (see history/enrich.py).
+        self.enricher = enricher
         self.config = account.config
         self.state = state
         #: The table version this run's records carry (set by ``read``).
@@ -145,7 +159,8 @@ class AccountPass:
             while not stopped_at_known and (page := pager.next_page()) is not None:
                 # The whole page is checked before any of it is emitted.
                 records = [
-                    to_record(c, page, i, self.account.name) for i, c in enumerate(page.connections)
+                    to_record(c, page, i, self.account.name, self.enricher)
+                    for i, c in enumerate(page.connections)
                 ]
                 urns = [r["entity_urn"] for r in records]
                 # The pages this one overlaps were emitted already, maybe in an

@@ -69,6 +69,14 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
                     th.StringType,
                     description="Base URL of the OutX API for this account; api_url if unset.",
                 ),
+                th.Property(
+                    "linkedin_export",
+                    th.StringType,
+                    description=(
+                        "The account member's LinkedIn export (Connections.csv or the "
+                        "export's .zip); see linkedin_export."
+                    ),
+                ),
                 additional_properties=False,
             )
         ),
@@ -76,8 +84,9 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         title="Accounts",
         description=(
             "Several LinkedIn accounts (one per OutX team), read side by side into "
-            "one table: a list of `{name, api_key, api_url}` (`api_url` optional), "
-            "e.g. from `TAP_LINKEDIN_CONNECTIONS_ACCOUNTS` as JSON. Each row carries "
+            "one table: a list of `{name, api_key, api_url, linkedin_export}` (the "
+            "last two optional), e.g. from `TAP_LINKEDIN_CONNECTIONS_ACCOUNTS` as "
+            "JSON. Each row carries "
             "its account's name; each account keeps its own state, task ledger and "
             "pacing (two entries with one key share one budget). A table version is "
             "activated only once every account's full pass proved complete. When "
@@ -308,6 +317,34 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
             "Read the whole list even when state allows an incremental run. A full "
             "pass that completes ends with ACTIVATE_VERSION, so targets that honour "
             "it drop connections that no longer exist."
+        ),
+    ),
+    th.Property(
+        "linkedin_export",
+        th.StringType,
+        title="LinkedIn export",
+        description=(
+            "Path of your LinkedIn data export's `Connections.csv`, or of the export's "
+            "`.zip` (LinkedIn: Settings, Data privacy, Get a copy of your data). It "
+            "costs no LinkedIn action: connections are matched by profile URL and "
+            "gain `connected_on`, `company` and `position`; lines that match nothing "
+            "are counted in one log line. Checked before any request; a relative path "
+            "is read from the working directory (with Meltano, the project's). With "
+            "`accounts`, each entry names its own (`linkedin_export` in the entry) and "
+            "this one is not used: an export holds one member's connections."
+        ),
+    ),
+    Setting(
+        "linkedin_export_emails",
+        th.BooleanType,
+        default=False,
+        title="Email addresses from the LinkedIn export",
+        description=(
+            "Also load `email_address` from the export. Off by default: an email "
+            "address is personal data that your connections chose to share with you "
+            "(LinkedIn exports about a quarter of them), not with your warehouse; "
+            "turn it on only with a lawful reason to keep it, and mind who can read "
+            "the table."
         ),
     ),
     _seconds(

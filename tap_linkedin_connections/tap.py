@@ -17,6 +17,7 @@ from typing_extensions import override
 from tap_linkedin_connections.accounts.threads import Accounts, AccountsFailed
 from tap_linkedin_connections.client import OutXClient, OutXError
 from tap_linkedin_connections.connections.stream import ConnectionsStream
+from tap_linkedin_connections.history.export import ExportError
 from tap_linkedin_connections.ledger import LedgerError
 from tap_linkedin_connections.redaction import api_keys, redact_from_logs
 from tap_linkedin_connections.settings import CONFIG_SCHEMA
@@ -27,7 +28,7 @@ from tap_linkedin_connections.validation import (
 )
 
 #: Failures that end a run in one line, exit code 1 (see main); never a traceback.
-USER_ERRORS = (OutXError, LedgerError, AccountsFailed)
+USER_ERRORS = (OutXError, LedgerError, AccountsFailed, ExportError)
 
 
 class ConfigError(ConfigValidationError):
@@ -70,6 +71,12 @@ class TapLinkedInConnections(Tap):
             self.logger.warning(
                 "Both api_key and accounts are set: api_key is not used (add it to "
                 "accounts to read its account too)"
+            )
+        if self.config.get("accounts") and self.config.get("linkedin_export"):
+            self.logger.warning(
+                "Both linkedin_export and accounts are set: linkedin_export is not used "
+                "(an export holds one member's connections: give it in that account's "
+                "entry of accounts)"
             )
 
     @override

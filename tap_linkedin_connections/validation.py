@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import jsonschema
 
+from tap_linkedin_connections.history.export import export_problem
 from tap_linkedin_connections.pacing import ActiveHours, zone
 
 RECENTLY_ADDED = "RECENTLY_ADDED"
@@ -190,7 +191,8 @@ def _bounds(setting: t.Mapping[str, t.Any]) -> str:
 
 
 def _rule_problems(config: t.Mapping[str, t.Any], invalid: set[str]) -> dict[str, str]:
-    """What the schema cannot say: key hygiene, an https URL, min <= max, time windows.
+    """What the schema cannot say: key hygiene, an https URL, min <= max, time windows,
+    a LinkedIn export that can be read.
 
     ``invalid``: the settings the schema already refused, left out of comparisons.
     """
@@ -205,6 +207,11 @@ def _rule_problems(config: t.Mapping[str, t.Any], invalid: set[str]) -> dict[str
     url_problem = _api_url_problem(config.get("api_url", "https://api.outx.ai"), "'api_url'")
     if url_problem:
         problems["api_url"] = url_problem
+    if not entries and "linkedin_export" not in invalid:
+        # With accounts, each entry's own is checked (the top-level one is not used).
+        unreadable = _export_problem(config.get("linkedin_export"), "'linkedin_export'")
+        if unreadable:
+            problems["linkedin_export"] = unreadable
     if isinstance(entries, list) and "accounts" not in invalid:
         entry_problem = _entries_problem(entries)
         if entry_problem:
@@ -265,14 +272,30 @@ def _entries_problem(entries: list[t.Any]) -> str | None:
         if name in names:
             return f"{where}: the name is used by an earlier entry; names must be unique"
         names.add(name)
-        problem = _api_key_problem(entry["api_key"], f"{where}: 'api_key'") or (
-            _api_url_problem(entry["api_url"], f"{where}: 'api_url'")
-            if "api_url" in entry
-            else None
+        problem = (
+            _api_key_problem(entry["api_key"], f"{where}: 'api_key'")
+            or (
+                _api_url_problem(entry["api_url"], f"{where}: 'api_url'")
+                if "api_url" in entry
+                else None
+            )
+            or _export_problem(entry.get("linkedin_export"), f"{where}: 'linkedin_export'")
         )
         if problem:
             return problem
     return None
+
+
+def _export_problem(path: object, what: str) -> str | None:
+    """Why the LinkedIn export named by a setting cannot be used, naming the path.
+
+    The file is read whole here, so a bad one stops the run before any request; a
+    blank path is no export (an empty environment variable unsets it).
+    """
+    if not isinstance(path, str) or not path.strip():
+        return None  # not set, or not text (the schema names that)
+    problem = export_problem(path.strip())
+    return f"{what}: {path.strip()} {problem}" if problem else None
 
 
 def _is_ordered_wrongly(low: object, high: object) -> bool:

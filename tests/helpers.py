@@ -36,12 +36,21 @@ def expected_profile_url(slug: str | None) -> str | None:
 def expected_records(
     connections: list[dict[str, t.Any]], account: str = "default"
 ) -> list[dict[str, t.Any]]:
-    """The records the tap must emit for a sandbox's connections, in order."""
+    """The records the tap must emit for a sandbox's connections, in order (no export).
+
+    The sandbox passes a connection date through (``connected_at``, ISO in UTC), as OutX
+    may one day: it fills ``connected_on``. The export's fields are null without one.
+    """
     return [
         {
             **{field: c[field] for field in CONNECTION_FIELDS},
             "profile_url": expected_profile_url(c["public_identifier"]),
             "account": account,
+            "connected_on": c["connected_at"][:10] if c.get("connected_at") else None,
+            "company": None,
+            "position": None,
+            "email_address": None,
+            "extra": None,
         }
         for c in connections
     ]

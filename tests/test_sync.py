@@ -11,7 +11,12 @@ import pytest
 from tap_linkedin_connections.client import CONNECTION_FIELDS
 from tests.helpers import bookmark, expected_records, run_tap_in_process, tap_config
 
-SCHEMA_FIELDS = {*CONNECTION_FIELDS, "profile_url", "account"}
+SCHEMA_FIELDS = {
+    *CONNECTION_FIELDS,
+    "profile_url",
+    "account",
+    *("connected_on", "company", "position", "email_address", "extra"),
+}
 
 
 @pytest.mark.parametrize("result_shape", ["object", "list"])
@@ -63,7 +68,7 @@ def test_smaller_pages_and_keyword(make_sandbox, tmp_path):
     assert {task["input"]["keyword"] for task in sandbox.stats()["tasks"]} == {keyword}
 
 
-def test_records_match_the_schema_and_drop_unknown_fields(make_sandbox, tmp_path):
+def test_records_match_the_schema_and_read_the_passed_date(make_sandbox, tmp_path):
     sandbox = make_sandbox(connections=300, seed=9)
     run = run_tap_in_process(tap_config(sandbox.url), tmp_path)
 
@@ -73,9 +78,13 @@ def test_records_match_the_schema_and_drop_unknown_fields(make_sandbox, tmp_path
     for record in run.records:
         jsonschema.validate(record, schema_message["schema"])
         assert set(record) == SCHEMA_FIELDS
-    # The sandbox adds a field OutX does not document; it must not reach the records.
-    extra = set(sandbox.connections(sort_type="RECENTLY_ADDED")[0]) - set(CONNECTION_FIELDS)
-    assert extra, "the sandbox should serve an undocumented field"
+    # The sandbox adds a field OutX does not document: a connection date, which fills
+    # connected_on, so it is no unknown key (extra stays null, no warning).
+    first = sandbox.connections(sort_type="RECENTLY_ADDED")[0]
+    assert set(first) - set(CONNECTION_FIELDS) == {"connected_at"}
+    assert {r["extra"] for r in run.records} == {None}
+    assert all(r["connected_on"] for r in run.records)
+    assert "does not know" not in run.stderr
     # The data's variety survives unchanged: scripts, empty and long headlines, no picture.
     names = " ".join(r["name"] or "" for r in run.records)
     assert any("\u4e00" <= ch <= "\u9fff" for ch in names), "no CJK name"

@@ -32,7 +32,8 @@ class Account:
     """One LinkedIn account: a name for its rows and the OutX key that reaches it."""
 
     name: str
-    #: The tap's settings as this account sees them: its own ``api_key`` and ``api_url``.
+    #: The tap's settings as this account sees them: its own ``api_key``, ``api_url``
+    #: and ``linkedin_export``.
     config: t.Mapping[str, t.Any] = field(repr=False)
 
 
@@ -64,6 +65,8 @@ class Accounts:
                     **shared,
                     "api_key": entry["api_key"],
                     "api_url": entry.get("api_url") or config["api_url"],
+                    # An export holds one member's connections: never another account's.
+                    "linkedin_export": entry.get("linkedin_export"),
                 },
             )
             for entry in entries
