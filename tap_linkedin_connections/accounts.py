@@ -16,6 +16,8 @@ import threading
 import typing as t
 from dataclasses import dataclass, field
 
+from tap_linkedin_connections.client import TAP_SETTINGS, SettingNames
+
 #: The account name of the one-account form (the ``api_key`` setting).
 DEFAULT_ACCOUNT = "default"
 
@@ -31,6 +33,8 @@ class Account:
     name: str
     #: The tap's settings as this account sees them: its own ``api_key`` and ``api_url``.
     config: t.Mapping[str, t.Any] = field(repr=False)
+    #: How errors name its key and URL settings: its ``accounts`` entry, if it has one.
+    settings: SettingNames = TAP_SETTINGS
 
 
 def accounts_from_config(config: t.Mapping[str, t.Any]) -> list[Account]:
@@ -47,8 +51,11 @@ def accounts_from_config(config: t.Mapping[str, t.Any]) -> list[Account]:
                 "api_key": entry["api_key"],
                 "api_url": entry.get("api_url") or config["api_url"],
             },
+            SettingNames.of_entry(
+                f"accounts entry {position} ('{entry['name']}')", own_url=bool(entry.get("api_url"))
+            ),
         )
-        for entry in entries
+        for position, entry in enumerate(entries, start=1)
     ]
 
 
