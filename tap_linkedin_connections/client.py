@@ -160,7 +160,9 @@ class SettingNames:
         """``entry``: e.g. ``accounts entry 2 ('sales')``; ``own_url``: it sets api_url."""
         return cls(
             api_key=f"'api_key' of {entry}",
-            api_url=f"'api_url' of {entry}" if own_url else f"{TAP_SETTINGS.api_url} (or {entry})",
+            api_url=f"'api_url' of {entry}"
+            if own_url
+            else f"the 'api_url' setting (or 'api_url' of {entry})",
         )
 
 
@@ -576,7 +578,10 @@ def _origin(url: str) -> str:
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"  # an IPv6 address
-    port = f":{parts.port}" if parts.port is not None else ""
+    try:
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:  # not a port number: the host alone says enough
+        port = ""
     return f"{parts.scheme}://{host}{port}"
 
 

@@ -12,7 +12,6 @@ handler (``Tap._handle_termination``) writes STATE and exits 0. (The tap's confi
 from __future__ import annotations
 
 import signal
-import sys
 import typing as t
 
 from singer_sdk import Stream, Tap
@@ -25,33 +24,43 @@ if t.TYPE_CHECKING:
 SIGNAL_EXIT_BASE = 128
 
 
+class StoppedBySignal(SystemExit):
+    """The run was stopped by a signal; exits with the shell's code for it.
+
+    A SystemExit, so that it unwinds the run as the SDK's own exit did (no handler of
+    ``Exception`` stops it); ``line`` is what the entry point prints once it has.
+    """
+
+    def __init__(self, signum: int, *, state_written: bool) -> None:
+        code = SIGNAL_EXIT_BASE + signum
+        super().__init__(code)
+        written = (
+            "the STATE so far was written, the next run resumes from it"
+            if state_written
+            else "the STATE could not be written (stdout is closed)"
+        )
+        self.line = f"stopped by {signal.Signals(signum).name}: {written}; exit code {code}"
+
+
 class SdkTap(Tap):
     """A Tap whose run, ended by SIGTERM or SIGINT, writes STATE and exits non-zero.
 
     The SDK installs its handler for both signals when the tap is built; it writes
-    STATE, then exits 0, so a scheduler would read a killed run as a success. Here the
-    exit code is the shell's for the signal (143 for SIGTERM, 130 for SIGINT).
+    STATE, then exits 0, so a scheduler would read a killed run as a success. Here it
+    raises :class:`StoppedBySignal` instead: the shell's code for the signal (143 for
+    SIGTERM, 130 for SIGINT).
     """
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        stated = True
+        written = True
         try:
             super()._handle_termination(signum, frame)  # writes STATE, then exits 0
         except SystemExit:
             pass
         except OSError:  # stdout is gone (a closed pipe): the STATE could not be written
-            stated = False
-        code = SIGNAL_EXIT_BASE + signum
-        written = (
-            "the STATE so far was written, the next run resumes from it"
-            if stated
-            else "the STATE could not be written (stdout is closed)"
-        )
-        sys.stderr.write(
-            f"{self.name}: stopped by {signal.Signals(signum).name}: {written}; exit code {code}\n"
-        )
-        sys.exit(code)
+            written = False
+        raise StoppedBySignal(signum, state_written=written)
 
 
 class SdkStream(Stream):

@@ -18,7 +18,7 @@ from typing_extensions import override
 from tap_linkedin_connections.accounts import AccountsFailed, accounts_from_config
 from tap_linkedin_connections.client import TAP_SETTINGS, OutXClient, OutXError, SettingNames
 from tap_linkedin_connections.ledger import LedgerError
-from tap_linkedin_connections.sdk import SdkTap
+from tap_linkedin_connections.sdk import SdkTap, StoppedBySignal
 from tap_linkedin_connections.streams import ConnectionsStream
 from tap_linkedin_connections.validation import (
     RECENTLY_ADDED,
@@ -517,6 +517,10 @@ def main() -> None:
     except (OutXError, LedgerError, AccountsFailed) as exc:
         sys.stderr.write(f"tap-linkedin-connections: error: {exc}\n")
         sys.exit(1)
+    except StoppedBySignal as stop:
+        # Said last, after the log lines the run wrote while it unwound.
+        sys.stderr.write(f"tap-linkedin-connections: {stop.line}\n")
+        raise
     except MappingError as exc:
         # A stream map that does not parse (raised when the tap is built, before any
         # request) or that fails on a record. Its text is the user's expression.

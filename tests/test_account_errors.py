@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import typing as t
 
+from tap_linkedin_connections.accounts import accounts_from_config
+from tap_linkedin_connections.client import SettingNames
 from tap_linkedin_connections.sandbox import Sandbox
 from tests.helpers import API_KEY, run_tap, tap_config
 from tests.scripted_server import Answer, ScriptedServer
@@ -60,3 +62,12 @@ def test_a_redirect_names_the_entry_s_own_url(tmp_path) -> None:
     (line,) = [ln for ln in run.stderr.splitlines() if "error:" in ln]
     assert "pointing to https://moved.example while polling a task" in line
     assert line.endswith("set 'api_url' of accounts entry 1 ('sales') to it")
+
+
+def test_an_entry_without_its_own_url_names_both_places_it_may_come_from() -> None:
+    names = SettingNames.of_entry("accounts entry 3 ('ops')", own_url=False)
+    assert names.api_key == "'api_key' of accounts entry 3 ('ops')"
+    assert names.api_url == "the 'api_url' setting (or 'api_url' of accounts entry 3 ('ops'))"
+    config = {"api_url": "https://api.outx.ai", "accounts": [{"name": "ops", "api_key": "k"}]}
+    (account,) = accounts_from_config(config)
+    assert account.settings == SettingNames.of_entry("accounts entry 1 ('ops')", own_url=False)

@@ -17,6 +17,7 @@ import pytest
 from singer_sdk import Stream, Tap
 from singer_sdk.plugin_base import PluginBase
 
+from tap_linkedin_connections.sdk import StoppedBySignal
 from tap_linkedin_connections.streams import ConnectionsStream
 from tap_linkedin_connections.tap import ConfigError, TapLinkedInConnections
 
@@ -126,11 +127,10 @@ def test_a_termination_writes_state_and_exits_with_the_signal_s_code(
 ) -> None:
     stream = _stream()
     stream.tap_state.setdefault("bookmarks", {})["connections"] = {"marker": 2}
-    with pytest.raises(SystemExit) as exited:
+    with pytest.raises(StoppedBySignal) as exited:
         stream._tap._handle_termination(signal.SIGTERM, None)
     assert exited.value.code == 143, _missing(Tap, "_handle_termination (it exits itself)")
-    out, err = capfd.readouterr()
-    sent = _messages(out)
+    assert exited.value.line.startswith("stopped by SIGTERM: the STATE so far was written")
+    sent = _messages(capfd.readouterr().out)
     assert [m["type"] for m in sent] == ["STATE"], _missing(Tap, "_handle_termination (STATE)")
     assert sent[0]["value"]["bookmarks"]["connections"] == {"marker": 2}
-    assert "stopped by SIGTERM" in err

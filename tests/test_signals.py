@@ -55,7 +55,8 @@ def test_a_signal_mid_run_writes_state_and_exits_non_zero(
 
     assert tap.returncode == code, stderr[-2000:]
     assert "Traceback" not in stderr
-    (said,) = [line for line in stderr.splitlines() if "stopped by" in line]
+    said = stderr.splitlines()[-1]  # the last line, after those of the run unwinding
+    assert [line for line in stderr.splitlines() if "stopped by" in line] == [said]
     assert said == (
         f"tap-linkedin-connections: stopped by {signal.Signals(signum).name}: the STATE so "
         f"far was written, the next run resumes from it; exit code {code}"
