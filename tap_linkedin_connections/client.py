@@ -87,7 +87,7 @@ class TaskNotFound(OutXError):
     another server's 404 page).
     """
 
-    def __init__(self, message: str, *, said_by_outx: bool, answer: str) -> None:
+    def __init__(self, message: str, *, said_by_outx: bool = True, answer: str = "") -> None:
         super().__init__(message)
         self.said_by_outx = said_by_outx
         #: The answer in a few words (status and error text or body kind), no key.
