@@ -124,8 +124,10 @@ class ScriptedServer:
         return [r for r in self.received if r.method == method]
 
 
-#: A status answer for any task, as OutX sends it.
+#: A status answer for any task, as OutX sends it, padded (JSON allows trailing blanks)
+#: so that trickled it lasts longer than any test.
 _COMPLETED = b'{"success": true, "data": {"id": "t1", "status": "completed", "task_output": []}}'
+_COMPLETED = _COMPLETED.ljust(1024)
 
 
 class TricklingServer:

@@ -134,3 +134,22 @@ def test_a_whole_answer_within_the_deadline_is_read():
             assert client.task_status("t1").status == "processing"
         client.close()
     assert len(server.received) == 20
+
+
+def test_a_trickling_account_does_not_hold_the_others(make_sandbox, tmp_path):
+    sandbox = make_sandbox(connections=10)
+    with TricklingServer(interval=0.25, for_seconds=30, headers_first=True) as slow:
+        config = tap_config(sandbox.url, request_timeout_seconds=1, max_request_attempts=2)
+        del config["api_key"]
+        config["accounts"] = [
+            {"name": "sales", "api_key": API_KEY},
+            {"name": "slow", "api_key": API_KEY, "api_url": slow.url},
+        ]
+        started = time.monotonic()
+        run = run_tap(config, tmp_path, timeout=60)
+        elapsed = time.monotonic() - started
+    assert run.returncode == 1
+    assert len(run.records) == 10  # the other account was read
+    (line,) = [ln for ln in run.stderr.splitlines() if "Account 'slow' failed" in ln]
+    assert "no complete answer within 1s" in line
+    assert elapsed < 10, f"the run took {elapsed:.1f}s"
