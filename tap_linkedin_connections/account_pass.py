@@ -129,7 +129,9 @@ class AccountPass:
         self.table = table
         config = self.config
         current = self._start_or_resume_pass(identity_of(self.account))
-        client = OutXClient.from_config(config, user_agent=self.user_agent, logger=self.logger)
+        client = OutXClient.from_config(
+            config, user_agent=self.user_agent, logger=self.logger, settings=self.account.settings
+        )
         with closing(client):
             pacer = self._pacer(int(current["page_size"]))
             with closing(pacer):

@@ -19,9 +19,12 @@ import typing as t
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
 
 import backoff
 import requests
+
+from tap_linkedin_connections.transport import BoundedSession, DeadlineExceeded
 
 CREATE_TASK_PATH = "/linkedin-agent/fetch-connections"
 TASK_STATUS_PATH = "/linkedin-agent/get-task-status"
@@ -35,6 +38,11 @@ TASK_ID_IN_TEXT = re.compile(
     r'"api_agent_task_id"\s*:\s*"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-'
     r'[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"'
 )
+
+#: OutX's answer for a task id it does not know (HTTP 404 ``{"error": "Agent task not
+#: found"}``): the one answer that proves, at no LinkedIn action, that the URL is OutX
+#: and that it accepted the key. A wrong base path or another web server 404s otherwise.
+OUTX_TASK_NOT_FOUND = re.compile(r"^agent task not found", re.IGNORECASE)
 
 #: The longest ``Retry-After`` honoured as given; a longer one is waited in full by no
 #: unattended job, so it is cut here and the retry budget decides.
@@ -73,7 +81,25 @@ class RequestRejected(OutXError):
 
 
 class TaskNotFound(OutXError):
-    """OutX answered 404 for a task id: it does not know (or no longer knows) it."""
+    """HTTP 404 for a task id: OutX does not know (or no longer knows) it.
+
+    ``said_by_outx``: the body is OutX's own "Agent task not found" (not a gateway's or
+    another server's 404 page).
+    """
+
+    def __init__(self, message: str, *, said_by_outx: bool = True, answer: str = "") -> None:
+        super().__init__(message)
+        self.said_by_outx = said_by_outx
+        #: The answer in a few words (status and error text or body kind), no key.
+        self.answer = answer
+
+
+class NotOutX(OutXError):
+    """The configured URL answered, but not as OutX does."""
+
+
+class Redirected(OutXError):
+    """The server answered with a redirect, which is never followed (the key stays home)."""
 
 
 class ServiceUnavailable(OutXError):
@@ -119,6 +145,32 @@ class Endpoint(enum.Enum):
         self.method = method
         self.path = path
         self.doing = doing
+
+
+@dataclass(frozen=True)
+class SettingNames:
+    """How a message names the settings a client was built from: the tap's own, or
+    those of an ``accounts`` entry (by position and name, never by key)."""
+
+    api_key: str
+    api_url: str
+
+    @classmethod
+    def of_entry(cls, entry: str, *, own_url: bool) -> SettingNames:
+        """``entry``: e.g. ``accounts entry 2 ('sales')``; ``own_url``: it sets api_url."""
+        return cls(
+            api_key=f"'api_key' of {entry}",
+            api_url=f"'api_url' of {entry}"
+            if own_url
+            else f"the 'api_url' setting (or 'api_url' of {entry})",
+        )
+
+
+#: The tap's own settings, as the one-account form uses them.
+TAP_SETTINGS = SettingNames(
+    api_key="the 'api_key' setting (TAP_LINKEDIN_CONNECTIONS_API_KEY)",
+    api_url="the 'api_url' setting (TAP_LINKEDIN_CONNECTIONS_API_URL)",
+)
 
 
 @dataclass(frozen=True)
@@ -190,8 +242,10 @@ class OutXClient:
         retry_max_wait: float,
         user_agent: str,
         logger: Log,
+        settings: SettingNames = TAP_SETTINGS,
     ) -> None:
         self.api_url = api_url.rstrip("/")
+        self.settings = settings
         self.request_timeout = request_timeout
         self.max_request_attempts = max_request_attempts
         self.retry_initial_wait = retry_initial_wait
@@ -199,7 +253,8 @@ class OutXClient:
         self.logger = logger
         self.counters: Counter[str] = Counter()
         self._api_key = api_key
-        self.session = requests.Session()
+        # Follows no redirect, and bounds each request as a whole (see transport.py).
+        self.session = BoundedSession()
         self.session.headers.update({"x-api-key": api_key, "User-Agent": user_agent})
         self._send_with_retries = backoff.on_exception(
             self._wait_times,
@@ -212,9 +267,17 @@ class OutXClient:
 
     @classmethod
     def from_config(
-        cls, config: t.Mapping[str, t.Any], *, user_agent: str, logger: Log
+        cls,
+        config: t.Mapping[str, t.Any],
+        *,
+        user_agent: str,
+        logger: Log,
+        settings: SettingNames = TAP_SETTINGS,
     ) -> OutXClient:
-        """A client for the tap's settings (validated): the key as sent is stripped."""
+        """A client for the tap's settings (validated): the key as sent is stripped.
+
+        ``settings``: how errors name the key and URL settings (an accounts entry's).
+        """
         return cls(
             api_url=config["api_url"],
             api_key=config["api_key"].strip(),
@@ -224,6 +287,7 @@ class OutXClient:
             retry_max_wait=float(config["retry_max_wait_seconds"]),
             user_agent=user_agent,
             logger=logger,
+            settings=settings,
         )
 
     def close(self) -> None:
@@ -251,13 +315,30 @@ class OutXClient:
         """Check the key and the extension without creating a task (no LinkedIn action).
 
         Polls the status of a random task id that cannot exist: OutX answers 401 for a
-        bad key, 403 when no team member's extension is active, and 404 when both are
-        fine. Raises :class:`ApiKeyRejected` or :class:`ExtensionInactive` accordingly.
+        bad key, 403 when no team member's extension is active, and 404 "Agent task not
+        found" when both are fine. Raises :class:`ApiKeyRejected` or
+        :class:`ExtensionInactive` accordingly, and :class:`NotOutX` for any other
+        answer (a 404 page of a wrong path or another server proves nothing).
         """
+        params = {"api_agent_task_id": str(uuid.uuid4())}
         try:
-            self.task_status(str(uuid.uuid4()))
-        except TaskNotFound:
-            return
+            self._call(Endpoint.TASK_STATUS, self._not_outx, params=params)
+        except TaskNotFound as exc:
+            if not exc.said_by_outx:
+                raise self._not_outx_error(exc.answer) from None
+
+    def _not_outx(self, response: requests.Response) -> t.NoReturn:
+        # A task id that cannot exist has a status only on a server that is not OutX.
+        raise self._not_outx_error(self._redact(_answer_text(response)))
+
+    def _not_outx_error(self, answer: str) -> NotOutX:
+        return NotOutX(
+            self._redact(
+                f"{_shown(self.api_url)} does not answer like OutX: asked for an unknown "
+                f"task, it answered {answer} where OutX answers HTTP 404 'Agent task not "
+                f"found'; check {self.settings.api_url} (OutX: https://api.outx.ai)"
+            )
+        )
 
     # HTTP plumbing
 
@@ -284,12 +365,10 @@ class OutXClient:
     ) -> _Answer:
         """One request: transport and status-code faults here, the body to ``read``."""
         kwargs.pop("before_retry", None)  # for _on_backoff, not for requests
+        url = self.api_url + endpoint.path
         try:
-            response = self.session.request(
-                endpoint.method,
-                self.api_url + endpoint.path,
-                timeout=self.request_timeout,
-                **kwargs,
+            response = self.session.request_within(
+                self.request_timeout, endpoint.method, url, **kwargs
             )
         except (
             requests.ConnectionError,
@@ -306,9 +385,36 @@ class OutXClient:
                 # A 429 refuses the request unread; a 5xx may come after the work.
                 may_have_reached_server=code != 429,
             )
+        if code == 404 and endpoint is Endpoint.TASK_STATUS:
+            error = self._redact(_error_text(response))
+            raise TaskNotFound(
+                f"OutX does not know the task (HTTP 404{f' ({error})' if error else ''})",
+                said_by_outx=bool(OUTX_TASK_NOT_FOUND.match(error)),
+                answer=self._redact(_answer_text(response)),
+            )
         if code >= 400:
-            raise _fatal_error(code, self._redact(_error_text(response)), endpoint)
+            error = self._redact(_error_text(response))
+            raise _fatal_error(code, error, endpoint, self.settings)
+        if 300 <= code < 400:
+            raise self._redirected(response, url, endpoint)
         return read(response)
+
+    def _redirected(self, response: requests.Response, url: str, endpoint: Endpoint) -> Redirected:
+        """A redirect as one line: where it pointed (scheme, host and port only)."""
+        location = response.headers.get("Location")
+        try:
+            target = _origin(urljoin(url, location)) if location else ""
+        except ValueError:
+            target = ""
+        pointing = f"pointing to {target}" if target else "without a usable Location"
+        return Redirected(
+            self._redact(
+                f"{_origin(url)} answered HTTP {response.status_code} {pointing} while "
+                f"{endpoint.doing}: the API key is sent to the configured host only, so no "
+                f"redirect is followed; if that is OutX's address now, set "
+                f"{self.settings.api_url} to it"
+            )
+        )
 
     def _redact(self, text: str) -> str:
         """Text from the service, without the key in case it echoes it."""
@@ -402,6 +508,8 @@ def _network_error(exc: requests.RequestException) -> RetriableError:
         # The handshake failed, so no request was sent (a certificate or proxy problem).
         reason = "TLS error (certificate or handshake; nothing was sent)"
         return RetriableError(reason, may_have_reached_server=False)
+    if isinstance(exc, DeadlineExceeded):
+        return RetriableError(str(exc))
     if isinstance(exc, requests.ConnectTimeout):
         return RetriableError("connection timed out")
     if isinstance(exc, requests.ReadTimeout):
@@ -446,6 +554,13 @@ def _error_text(response: requests.Response) -> str:
     return " ".join(error.split())[:200]
 
 
+def _answer_text(response: requests.Response) -> str:
+    """An answer in a few words: ``HTTP 404 'Not found'``, ``HTTP 404 with an HTML page``."""
+    error = _error_text(response)
+    said = f" '{error}'" if error else _error_suffix(response)
+    return f"HTTP {response.status_code}{said}"
+
+
 def _error_suffix(response: requests.Response) -> str:
     text = _error_text(response)
     if text:
@@ -457,12 +572,31 @@ def _error_suffix(response: requests.Response) -> str:
     return ""
 
 
-def _fatal_error(code: int, error: str, endpoint: Endpoint) -> OutXError:
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of a URL: no user, password, path or query."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address
+    try:
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:  # not a port number: the host alone says enough
+        port = ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+def _shown(url: str) -> str:
+    """A URL as it may be shown: its path kept (it may be what is wrong), no password."""
+    parts = urlsplit(url)
+    return _origin(url) + parts.path
+
+
+def _fatal_error(code: int, error: str, endpoint: Endpoint, settings: SettingNames) -> OutXError:
     said = f" ({error})" if error else ""
     if code == 401:
         return ApiKeyRejected(
-            f"OutX rejected the API key (HTTP 401{said}): set a valid team key in the "
-            "'api_key' setting (TAP_LINKEDIN_CONNECTIONS_API_KEY)"
+            f"OutX rejected the API key (HTTP 401{said}): set a valid team key in "
+            f"{settings.api_key}"
         )
     if code == 403:
         return ExtensionInactive(
@@ -476,6 +610,4 @@ def _fatal_error(code: int, error: str, endpoint: Endpoint) -> OutXError:
         return RequestRejected(
             f"OutX rejected a request while {endpoint.doing} (HTTP 400{said}){hint}"
         )
-    if code == 404 and endpoint is Endpoint.TASK_STATUS:
-        return TaskNotFound(f"OutX does not know the task (HTTP 404{said})")
     return OutXError(f"OutX answered HTTP {code} while {endpoint.doing}{said}")

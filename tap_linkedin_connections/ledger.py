@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 import typing as t
 from pathlib import Path
 
@@ -85,6 +86,46 @@ class LedgerError(Exception):
     """The ledger cannot be opened or written. One line, never a password."""
 
 
+#: What a URL starts with: a scheme and a colon. Two characters at least, so that a
+#: Windows drive (``C:``) stays a path.
+_URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):")
+
+#: What to do when the ledger cannot be opened, and what turning it off costs.
+_OPEN_REMEDY = (
+    "check the path or URL, its permissions and (for a database server) that it is up, "
+    "or set task_ledger to another file path, or to none (then pacing counts only the "
+    "runs sharing one state, and a run whose state was lost creates its tasks again)"
+)
+
+#: The extra that installs the PostgreSQL driver.
+_POSTGRES_EXTRA = "pip install 'tap-linkedin-connections[postgres]'"
+
+
+def ledger_setting_problem(setting: str | None) -> str | None:
+    """What is wrong with a ``task_ledger`` setting, in one line; None if nothing.
+
+    Text that starts like a URL but is not one (``postgresql+psycopg:/user@host/db``,
+    one slash short) would otherwise be taken for a relative file path, and the ledger
+    would silently be a new SQLite file. Only the scheme is shown: the rest may hold a
+    password.
+    """
+    text = (setting or "").strip()
+    if "://" in text:
+        try:
+            sa.make_url(text)
+        except (sa.exc.ArgumentError, ValueError):
+            return "'task_ledger' is not a readable SQLAlchemy URL (scheme://user@host/db)"
+        return None
+    scheme = _URL_SCHEME.match(text)
+    if scheme:
+        return (
+            f"'task_ledger' starts like a URL ('{scheme.group(1)}:') but lacks the '//' "
+            f"after it: write {scheme.group(1)}://user@host/db, or a file path with a "
+            "colon as ./name"
+        )
+    return None
+
+
 def account_fingerprint(api_url: str, api_key: str) -> str:
     """Who the budget belongs to: one LinkedIn account behind one OutX key."""
     material = f"{api_url.rstrip('/')}\n{api_key.strip()}".encode()
@@ -99,7 +140,13 @@ def default_ledger_path() -> Path:
 
 
 def ledger_url(setting: str | None) -> str | None:
-    """The SQLAlchemy URL for a ``task_ledger`` setting; None when it is turned off."""
+    """The SQLAlchemy URL for a ``task_ledger`` setting; None when it is turned off.
+
+    Raises LedgerError for a setting :func:`ledger_setting_problem` refuses.
+    """
+    problem = ledger_setting_problem(setting)
+    if problem:
+        raise LedgerError(problem)
     if setting is None or not setting.strip():
         path = default_ledger_path()
     elif setting.strip().lower() == LEDGER_OFF:
@@ -300,7 +347,16 @@ def _engine(url: str) -> Engine:
             _begin_immediate(engine)
             return engine
         return sa.create_engine(parsed, pool_pre_ping=True)
-    except (sa.exc.SQLAlchemyError, ImportError, OSError) as exc:
+    except ImportError as exc:
+        # The URL's driver is not installed (psycopg comes with the postgres extra).
+        postgres = parsed.get_backend_name() == "postgresql"
+        remedy = _POSTGRES_EXTRA if postgres else f"install the driver of {parsed.drivername}"
+        msg = (
+            f"the task ledger {describe(url)} cannot be opened: its driver is not "
+            f"installed ({type(exc).__name__}: {exc}); {remedy}"
+        )
+        raise LedgerError(msg) from None
+    except (sa.exc.SQLAlchemyError, OSError) as exc:
         raise LedgerError(_failure(url, "cannot be opened", exc)) from None
 
 
@@ -335,4 +391,6 @@ def _create_tables(engine: Engine) -> None:
 def _failure(url: str, what: str, exc: BaseException) -> str:
     detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200] if str(exc) else ""
     kind = type(getattr(exc, "orig", None) or exc).__name__
-    return f"the task ledger {describe(url)} {what}: {kind}{': ' + detail if detail else ''}"
+    remedy = f"; {_OPEN_REMEDY}" if what == "cannot be opened" else ""
+    said = f"{kind}{': ' + detail if detail else ''}"
+    return f"the task ledger {describe(url)} {what}: {said}{remedy}"

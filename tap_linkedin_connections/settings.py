@@ -178,7 +178,9 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
     _seconds(
         "request_timeout_seconds",
         30.0,
-        "Timeout of one HTTP request to OutX.",
+        "Longest time one HTTP request to OutX may take, from connecting to the last "
+        "byte of the answer (a server sending its answer slowly is cut off); a "
+        "request over it is retried like any timeout.",
     ),
     Setting(
         "max_request_attempts",

@@ -7,19 +7,19 @@ import sys
 import typing as t
 
 import click
-from singer_sdk import Tap
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import ConfigValidationError, MappingError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
 from tap_linkedin_connections.accounts.threads import Accounts, AccountsFailed
-from tap_linkedin_connections.client import OutXClient, OutXError
+from tap_linkedin_connections.client import TAP_SETTINGS, OutXClient, OutXError, SettingNames
 from tap_linkedin_connections.connections.stream import ConnectionsStream
 from tap_linkedin_connections.history.export import ExportError
 from tap_linkedin_connections.ledger import LedgerError
 from tap_linkedin_connections.redaction import api_keys, redact_from_logs
+from tap_linkedin_connections.sdk import SdkTap, StoppedBySignal
 from tap_linkedin_connections.settings import CONFIG_SCHEMA
 from tap_linkedin_connections.validation import (
     argument_problems,
@@ -38,7 +38,7 @@ class ConfigError(ConfigValidationError):
         super().__init__("Config validation failed", errors=problems)
 
 
-class TapLinkedInConnections(Tap):
+class TapLinkedInConnections(SdkTap):
     """Singer tap for one LinkedIn account's 1st-degree connections, through OutX."""
 
     name = "tap-linkedin-connections"
@@ -115,23 +115,29 @@ class TapLinkedInConnections(Tap):
         for account in accounts:
             # Every account is checked, so one run of --test names every broken one.
             try:
-                line = tap.check_connection(account.config)
+                line = tap.check_connection(account.config, account.settings)
             except OutXError as exc:
                 failed += 1
                 line = f"error: {exc}"
             sys.stderr.write(f"tap-linkedin-connections: account '{account.name}': {line}\n")
         ctx.exit(1 if failed else 0)
 
-    def check_connection(self, config: t.Mapping[str, t.Any] | None = None) -> str:
+    def check_connection(
+        self,
+        config: t.Mapping[str, t.Any] | None = None,
+        settings: SettingNames = TAP_SETTINGS,
+    ) -> str:
         """Check an account's key and extension at no LinkedIn action; say what passed.
 
-        ``config``: the account's settings (see accounts/threads.py); the tap's own by default.
-        Raises the client's one-line :class:`OutXError` when either is not fine.
+        ``config``: the account's settings (see accounts/threads.py), the tap's own by
+        default; ``settings``: how errors name them. Raises the client's one-line
+        :class:`OutXError` when either is not fine, or when the URL is not OutX's.
         """
         client = OutXClient.from_config(
             config or self.config,
             user_agent=f"{self.name}/{self.plugin_version}",
             logger=self.logger,
+            settings=settings,
         )
         try:
             client.check_connection()
@@ -172,4 +178,14 @@ def main() -> None:
         TapLinkedInConnections.cli()
     except USER_ERRORS as exc:
         sys.stderr.write(f"tap-linkedin-connections: error: {exc}\n")
+        sys.exit(1)
+    except StoppedBySignal as stop:
+        # Said last, after the log lines the run wrote while it unwound.
+        sys.stderr.write(f"tap-linkedin-connections: {stop.line}\n")
+        raise
+    except MappingError as exc:
+        # A stream map that does not parse (raised when the tap is built, before any
+        # request) or that fails on a record. Its text is the user's expression.
+        said = " ".join(str(exc).split())
+        sys.stderr.write(f"tap-linkedin-connections: error: 'stream_maps' cannot be used: {said}\n")
         sys.exit(1)

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import jsonschema
 
 from tap_linkedin_connections.history.export import export_problem
+from tap_linkedin_connections.ledger import ledger_setting_problem
 from tap_linkedin_connections.pacing import ActiveHours, zone
 
 RECENTLY_ADDED = "RECENTLY_ADDED"
@@ -224,6 +225,10 @@ def _rule_problems(config: t.Mapping[str, t.Any], invalid: set[str]) -> dict[str
             continue
         if _is_ordered_wrongly(config[low], config[high]):
             problems[low] = f"'{low}' must not be larger than '{high}'"
+    ledger = config.get("task_ledger")
+    ledger_problem = ledger_setting_problem(ledger) if isinstance(ledger, str) else None
+    if ledger_problem:
+        problems["task_ledger"] = ledger_problem
     if config.get("batch_config") is not None:
         problems["batch_config"] = (
             "'batch_config' is not supported: the tap writes RECORD messages (a list of "
@@ -338,17 +343,32 @@ def argument_problems(
             problems.append(f"{flag} file not found: {path}")
             continue
         try:
-            content = json.loads(file.read_text(encoding="utf-8"))
+            content = json.loads(file.read_text(encoding="utf-8"), parse_constant=_no_constant)
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(f"{flag} file {path} cannot be read: {type(exc).__name__}")
         except json.JSONDecodeError as exc:
             problems.append(f"{flag} file {path} is not valid JSON ({exc.msg}, line {exc.lineno})")
+        except NotJsonNumber as exc:
+            problems.append(
+                f"{flag} file {path} is not valid JSON ({exc} is no JSON number: write a "
+                "number, or leave the setting out)"
+            )
         else:
             if not isinstance(content, dict):
                 problems.append(f"{flag} file {path} must hold a JSON object")
             elif flag == "--state":
                 problems.extend(_state_file_problems(path, content))
     return problems
+
+
+class NotJsonNumber(ValueError):
+    """A file holds ``NaN``, ``Infinity`` or ``-Infinity``, which JSON does not have."""
+
+
+def _no_constant(name: str) -> t.NoReturn:
+    # Python's json reads these; the SDK's reader (simplejson) fails on them with a
+    # traceback, and no setting can use them.
+    raise NotJsonNumber(name)
 
 
 def _state_file_problems(path: str, content: dict[str, t.Any]) -> list[str]:

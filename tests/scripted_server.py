@@ -8,6 +8,7 @@ every request it received with its arrival time.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import typing as t
@@ -121,3 +122,85 @@ class ScriptedServer:
 
     def requests(self, method: str) -> list[Received]:
         return [r for r in self.received if r.method == method]
+
+
+#: A status answer for any task, as OutX sends it, padded (JSON allows trailing blanks)
+#: so that trickled it lasts longer than any test.
+_COMPLETED = b'{"success": true, "data": {"id": "t1", "status": "completed", "task_output": []}}'
+_COMPLETED = _COMPLETED.ljust(1024)
+
+
+class TricklingServer:
+    """Answers every request one byte at a time, a byte every ``interval`` seconds.
+
+    ``headers_first``: the status line and headers arrive at once and only the body
+    trickles. The server hangs up after ``for_seconds`` (so that a client without a
+    deadline on the whole request ends too, late). ``received_at`` holds when each
+    request arrived.
+    """
+
+    def __init__(self, *, interval: float, for_seconds: float, headers_first: bool) -> None:
+        self.interval = interval
+        self.for_seconds = for_seconds
+        self.headers_first = headers_first
+        self.received_at: list[float] = []
+        self._stop = threading.Event()
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen()
+        self._listener.settimeout(0.02)
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def url(self) -> str:
+        host, port = self._listener.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> TricklingServer:
+        thread = threading.Thread(target=self._accept, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in list(self._threads):
+            thread.join(timeout=5)
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            thread = threading.Thread(target=self._trickle, args=(conn,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _trickle(self, conn: socket.socket) -> None:
+        with conn:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                request += chunk
+            self.received_at.append(time.monotonic())
+            head = (
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(_COMPLETED)
+            )
+            payload = head + _COMPLETED
+            try:
+                if self.headers_first:
+                    conn.sendall(head)
+                    payload = _COMPLETED
+                ends = time.monotonic() + self.for_seconds
+                for byte in payload:
+                    if self._stop.is_set() or time.monotonic() > ends:
+                        return
+                    conn.sendall(bytes([byte]))
+                    self._stop.wait(self.interval)
+            except OSError:
+                return  # the client hung up

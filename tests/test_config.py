@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from tap_linkedin_connections.ledger import LedgerError, TaskLedger, ledger_setting_problem
 from tests.helpers import API_KEY, run_tap, tap_config
 from tests.scripted_server import ScriptedServer, task_created, task_state
 
@@ -95,11 +96,18 @@ def test_loopback_http_and_https_urls_are_accepted(tmp_path):
         (["--config", "broken.json"], "--config file broken.json is not valid JSON"),
         (["--config", "list.json"], "--config file list.json must hold a JSON object"),
         (["--config", "ok.json", "--state", "broken.json"], "--state file broken.json"),
+        (["--config", "inf.json"], "--config file inf.json is not valid JSON (Infinity is no"),
+        (["--config", "nan.json"], "--config file nan.json is not valid JSON (NaN is no JSON"),
+        (["--config", "ok.json", "--state", "nan.json"], "--state file nan.json is not valid"),
     ],
 )
 def test_unreadable_files_are_one_line(tmp_path, args, message):
     (tmp_path / "broken.json").write_text("{not json")
     (tmp_path / "list.json").write_text("[]")
+    (tmp_path / "inf.json").write_text(
+        json.dumps(tap_config("http://127.0.0.1:9"))[:-1] + ', "task_timeout_seconds": Infinity}'
+    )
+    (tmp_path / "nan.json").write_text('{"page_size": NaN}')
     (tmp_path / "ok.json").write_text(json.dumps(tap_config("http://127.0.0.1:9")))
     done = subprocess.run(
         [sys.executable, "-m", "tap_linkedin_connections", *args],
@@ -153,8 +161,86 @@ def test_a_ledger_that_cannot_be_opened_is_one_line_before_any_task(tmp_path):
     assert (
         "the task ledger postgresql+psycopg://ops:***@127.0.0.1:1/ledger cannot be opened" in line
     )
+    # What to do about it, and what the way out costs.
+    assert "check the path or URL, its permissions" in line
+    assert "or set task_ledger to another file path, or to none (then pacing counts only" in line
     assert "hunter2" not in run.stderr + run.stdout
     assert server.requests("POST") == []
+
+
+LEDGER_SETTINGS = [
+    ("postgresql+psycopg://ops@db/ledger", None),
+    ("sqlite:////var/lib/tap/ledger.sqlite", None),
+    ("ledger.sqlite", None),
+    ("/var/lib/tap/ledger.sqlite", None),
+    ("./weekly:ledger.sqlite", None),
+    ("C:/ledgers/ledger.sqlite", None),  # a Windows drive is a path
+    ("none", None),
+    ("", None),
+    ("postgresql+psycopg:/ops@db/ledger", "starts like a URL ('postgresql+psycopg:')"),
+    ("postgresql:ops@db/ledger", "starts like a URL ('postgresql:')"),
+    ("sqlite:ledger.sqlite", "starts like a URL ('sqlite:')"),
+    ("postgresql+psycopg://ops@db:port/ledger", "is not a readable SQLAlchemy URL"),
+]
+
+
+@pytest.mark.parametrize(
+    ("setting", "problem"), LEDGER_SETTINGS, ids=[s for s, _ in LEDGER_SETTINGS]
+)
+def test_what_a_task_ledger_setting_may_be(setting, problem):
+    found = ledger_setting_problem(setting)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert problem in found
+
+
+def test_a_ledger_url_one_slash_short_is_refused_before_any_request(tmp_path):
+    ledger = "postgresql+psycopg:/ops:hunter2@db.internal/ledger"
+    with ScriptedServer([task_created("t1")], [task_state("t1", "completed", [])]) as server:
+        (tmp_path / "config.json").write_text(
+            json.dumps(tap_config(server.url, task_ledger=ledger))
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "tap_linkedin_connections", "--config", "config.json"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "xdg-state")},
+            check=False,
+        )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    (line,) = [ln for ln in done.stderr.splitlines() if "'task_ledger'" in ln]
+    assert "'task_ledger' starts like a URL ('postgresql+psycopg:') but lacks the '//'" in line
+    assert "hunter2" not in done.stderr
+    assert server.received == []
+    # No SQLite file at a path made of the URL.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]
+
+
+def test_a_missing_postgres_driver_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if psycopg were not installed
+    with pytest.raises(LedgerError) as failed:
+        TaskLedger("postgresql+psycopg://ops:hunter2@127.0.0.1:1/ledger", "account")
+    message = str(failed.value)
+    assert "cannot be opened: its driver is not installed" in message
+    assert message.endswith("pip install 'tap-linkedin-connections[postgres]'")
+    assert "hunter2" not in message
+
+
+def test_a_stream_map_that_does_not_parse_is_one_line_and_no_request(tmp_path):
+    maps = {"connections": {"headline": "headline.upper( +"}}
+    with ScriptedServer([task_created("t1")], [task_state("t1", "completed", [])]) as server:
+        run = run_tap(tap_config(server.url, stream_maps=maps), tmp_path)
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    assert run.stderr.splitlines()[-1] == (
+        "tap-linkedin-connections: error: 'stream_maps' cannot be used: Failed to parse "
+        "expression headline.upper( +."
+    )
+    assert server.received == []
 
 
 def test_number_settings_given_as_text_are_read_as_numbers(make_sandbox, tmp_path):

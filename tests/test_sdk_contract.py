@@ -10,12 +10,15 @@ from __future__ import annotations
 import importlib.metadata
 import inspect
 import json
+import signal
 import typing as t
 
 import pytest
 from singer_sdk import Stream, Tap
+from singer_sdk.plugin_base import PluginBase
 
 from tap_linkedin_connections.connections.stream import ConnectionsStream
+from tap_linkedin_connections.sdk import StoppedBySignal
 from tap_linkedin_connections.tap import ConfigError, TapLinkedInConnections
 
 SDK = f"singer-sdk {importlib.metadata.version('singer-sdk')}"
@@ -106,3 +109,28 @@ def test_building_the_tap_calls_its_config_hook() -> None:
             validate_config=True,
             setup_mapper=False,
         )
+
+
+def test_the_sdk_termination_handler_is_there_and_installed() -> None:
+    handler = getattr(Tap, "_handle_termination", None)
+    assert callable(handler), _missing(Tap, "_handle_termination")
+    assert _parameters(handler) == ["self", "signum", "frame"], _missing(
+        Tap, "_handle_termination(signum, frame)"
+    )
+    installs = inspect.getsource(PluginBase._setup_signal_handlers)
+    for name in ("SIGTERM", "SIGINT", "self._handle_termination"):
+        assert name in installs, _missing(PluginBase, "_setup_signal_handlers")
+
+
+def test_a_termination_writes_state_and_exits_with_the_signal_s_code(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    stream = _stream()
+    stream.tap_state.setdefault("bookmarks", {})["connections"] = {"marker": 2}
+    with pytest.raises(StoppedBySignal) as exited:
+        stream._tap._handle_termination(signal.SIGTERM, None)
+    assert exited.value.code == 143, _missing(Tap, "_handle_termination (it exits itself)")
+    assert exited.value.line.startswith("stopped by SIGTERM: the STATE so far was written")
+    sent = _messages(capfd.readouterr().out)
+    assert [m["type"] for m in sent] == ["STATE"], _missing(Tap, "_handle_termination (STATE)")
+    assert sent[0]["value"]["bookmarks"]["connections"] == {"marker": 2}

@@ -39,8 +39,9 @@ def test_a_sync_under_faults_at_debug_level(make_sandbox, tmp_path):
         Answer(400, {"error": f"Invalid 'keyword': {API_KEY}"}),
         Answer(500, raw=f"<html>{API_KEY}</html>".encode()),
         Answer(200, raw=b"{broken"),
+        Answer(307, headers={"Location": f"https://{API_KEY}.example/{API_KEY}?k={API_KEY}"}),
     ],
-    ids=["401", "403", "400-echoing-the-key", "500-echoing-the-key", "garbled"],
+    ids=["401", "403", "400-echoing-the-key", "500-echoing-the-key", "garbled", "redirect"],
 )
 def test_failures_at_debug_level(tmp_path, answer):
     with ScriptedServer([answer], [task_state("t1", "completed", [])]) as server:
@@ -102,3 +103,19 @@ def test_a_library_logging_the_key_is_redacted(caplog):
         caplog.handler.removeFilter(redactor)
     assert API_KEY not in caplog.text
     assert "x-api-key=[redacted]" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Answer(404, raw=f"<html>{API_KEY}</html>".encode()),
+        Answer(404, {"error": f"No route for {API_KEY}"}),
+        Answer(302, headers={"Location": f"https://{API_KEY}.example/"}),
+    ],
+    ids=["404-page-echoing-the-key", "404-json-echoing-the-key", "redirect-to-the-key"],
+)
+def test_a_connection_check_that_fails_at_debug_level(tmp_path, answer):
+    with ScriptedServer([], [answer]) as server:
+        run = run_tap(tap_config(server.url), tmp_path, extra_args=["--test"], env=DEBUG)
+    assert run.returncode == 1
+    assert_no_key(run)

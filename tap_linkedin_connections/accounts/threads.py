@@ -16,6 +16,8 @@ import threading
 import typing as t
 from dataclasses import dataclass, field
 
+from tap_linkedin_connections.client import TAP_SETTINGS, SettingNames
+
 if t.TYPE_CHECKING:
     from tap_linkedin_connections.client import Log
 
@@ -35,6 +37,8 @@ class Account:
     #: The tap's settings as this account sees them: its own ``api_key``, ``api_url``
     #: and ``linkedin_export``.
     config: t.Mapping[str, t.Any] = field(repr=False)
+    #: How errors name its key and URL settings: its ``accounts`` entry, if it has one.
+    settings: SettingNames = TAP_SETTINGS
 
 
 @dataclass(frozen=True)
@@ -68,8 +72,12 @@ class Accounts:
                     # An export holds one member's connections: never another account's.
                     "linkedin_export": entry.get("linkedin_export"),
                 },
+                SettingNames.of_entry(
+                    f"accounts entry {position} ('{entry['name']}')",
+                    own_url=bool(entry.get("api_url")),
+                ),
             )
-            for entry in entries
+            for position, entry in enumerate(entries, start=1)
         )
         return cls(members, several=True)
 
