@@ -17,8 +17,8 @@ from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
 from tap_linkedin_connections.accounts import AccountsFailed, accounts_from_config
-from tap_linkedin_connections.client import OutXClient, OutXError
-from tap_linkedin_connections.ledger import LedgerError
+from tap_linkedin_connections.engine.ledger import LedgerError
+from tap_linkedin_connections.outx.client import OutXClient, OutXError
 from tap_linkedin_connections.streams import ConnectionsStream
 from tap_linkedin_connections.validation import (
     RECENTLY_ADDED,

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import jsonschema
 
-from tap_linkedin_connections.pacing import ActiveHours, zone
+from tap_linkedin_connections.engine.pacing import ActiveHours, zone
 
 RECENTLY_ADDED = "RECENTLY_ADDED"
 RELEVANCE = "RELEVANCE"

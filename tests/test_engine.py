@@ -13,12 +13,14 @@ import typing as t
 
 import pytest
 
-from tap_linkedin_connections.client import TaskGaveUp, TaskNotFound, TaskStatus
 from tap_linkedin_connections.clock import FakeClock
-from tap_linkedin_connections.pacing import PacingRules, StateWindow, TaskPacer
+from tap_linkedin_connections.connections.pager import ConnectionsPager, Page
+from tap_linkedin_connections.engine.pacing import PacingRules, StateWindow, TaskPacer
+from tap_linkedin_connections.engine.runner import StopCause
+from tap_linkedin_connections.engine.timing import PollSettings, PollTiming
+from tap_linkedin_connections.outx.client import TaskGaveUp, TaskNotFound
+from tap_linkedin_connections.outx.kinds import TaskAnswer, status_of
 from tap_linkedin_connections.passes import stride_for
-from tap_linkedin_connections.tasks.pipeline import Page, TaskPipeline
-from tap_linkedin_connections.tasks.timing import PollSettings, PollTiming
 
 QUERY = {"sort_type": "RECENTLY_ADDED"}
 LOGGER = logging.getLogger("test_engine")
@@ -63,7 +65,10 @@ class FakeOutX:
         self._free_at = 0.0  # when the extension finishes its queue
 
     def create_task(
-        self, body: dict[str, t.Any], before_retry: t.Callable[[bool], None] | None = None
+        self,
+        path: str,
+        body: dict[str, t.Any],
+        before_retry: t.Callable[[bool], None] | None = None,
     ) -> str:
         self.on_create()
         task_id = f"t{len(self.tasks) + 1}"
@@ -74,6 +79,7 @@ class FakeOutX:
         if kind != "stall":  # a stalled task's replacement is not held up here
             self._free_at = starts + runs
         self.tasks[task_id] = {
+            "path": path,
             "body": body,
             "kind": kind,
             "created": now,
@@ -82,21 +88,26 @@ class FakeOutX:
         }
         return task_id
 
-    def task_status(self, task_id: str) -> TaskStatus:
+    def task_status(self, task_id: str) -> TaskAnswer:
         now = self.clock.monotonic()
         self.polls.setdefault(task_id, []).append(now)
         task = self.tasks[task_id]
         if task["kind"] == "404":
             raise TaskNotFound("HTTP 404")
         if now < task["starts"]:
-            return TaskStatus("pending", None)
+            return answer("pending")
         if now < task["ends"]:
-            return TaskStatus("processing", None)
+            return answer("processing")
         if task["kind"] in ("failed", "cancelled"):
-            return TaskStatus(task["kind"], None)
+            return answer(task["kind"])
         start, count = task["body"]["start"], task["body"]["count"]
         page = [{"entity_urn": f"urn:li:fsd_profile:P{n}"} for n in range(start, self.total)]
-        return TaskStatus("completed", page[:count])
+        return answer("completed", page[:count])
+
+
+def answer(said: str, output: t.Any = None) -> TaskAnswer:
+    """OutX's answer as the client reads it."""
+    return TaskAnswer(status_of(said), said, output)
 
 
 def pipeline(
@@ -107,12 +118,14 @@ def pipeline(
     poll: PollSettings = POLL,
     progress: dict[str, t.Any] | None = None,
     expected_total: int | None = None,
-) -> TaskPipeline:
-    pacer = TaskPacer(PacingRules(), StateWindow([]), query=QUERY, page_size=page_size)
-    pacer.clock = outx.clock
-    return TaskPipeline(
+) -> ConnectionsPager:
+    pacer = TaskPacer(PacingRules(), StateWindow([]), clock=outx.clock)
+    return ConnectionsPager(
         outx,
         pacer,
+        ledger=None,
+        query=QUERY,
+        page_size=page_size,
         lookahead=lookahead,
         poll=poll,
         budget=None,
@@ -124,7 +137,7 @@ def pipeline(
     )
 
 
-def read_all(pipe: TaskPipeline) -> list[Page]:
+def read_all(pipe: ConnectionsPager) -> list[Page]:
     pages = []
     while (page := pipe.next_page()) is not None:
         pages.append(page)
@@ -226,8 +239,9 @@ def test_a_pending_task_is_never_created_again_and_the_run_ends_at_the_pickup_ti
     assert set(outx.tasks) == {"t1", "t2"}
     assert clock.monotonic() - start == pytest.approx(POLL.pickup_timeout, abs=POLL.interval_max)
     assert pipe.stop_reason is not None
-    assert "has not picked up a task for 15 minutes" in pipe.stop_reason
-    assert "task t1 for offset 0 is kept for the next run" in pipe.stop_reason
+    assert pipe.stop_reason.cause is StopCause.EXTENSION_ASLEEP
+    assert "has not picked up a task for 15 minutes" in str(pipe.stop_reason)
+    assert "task t1 for offset 0 is kept for the next run" in str(pipe.stop_reason)
     assert [e["id"] for e in progress["tasks"]] == ["t1", "t2"]
 
 
@@ -289,7 +303,7 @@ def test_a_task_id_reaches_state_before_its_first_poll():
     pipe.checkpoint = lambda: saved.append(json.dumps(pipe.progress))
     outx_status = outx.task_status
 
-    def status(task_id: str) -> TaskStatus:
+    def status(task_id: str) -> TaskAnswer:
         # What an interrupted run would find in STATE: the task, with its id.
         assert f'"id": "{task_id}"' in saved[-1]
         return outx_status(task_id)

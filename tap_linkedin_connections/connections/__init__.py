@@ -1,0 +1,1 @@
+"""The connections list, read page by page over the task engine (pager.py)."""
