@@ -415,3 +415,24 @@ def test_postgresql_ledger_reads_back_like_sqlite(pg_ledger_url):
     assert row["kind"] == "connections_page"
     assert json.loads(row["key"]) == {"query": QUERY, "page_size": 100, "offset": 0}
     ledger.close()
+
+
+def test_a_clock_set_back_never_makes_a_wait_longer_than_its_window(tmp_path):
+    """50 creates in the last hour, then the clock goes back 3 h (issue 17, point 10)."""
+    clock = FakeClock()
+    ledger = TaskLedger(sqlite_url(tmp_path), "acct", clock)
+    pacer = TaskPacer(PacingRules(per_hour=50), ledger, clock=clock)
+    for offset in range(50):
+        assert pacer.try_reserve(KIND, page(offset))[1] is not None
+        clock.advance(60)
+    clock.moment -= 3 * HOUR
+    set_back = clock.now()
+
+    first, second = run_paced(pacer, clock, 2)
+
+    # The creates "in the future" count from when this run first saw them, and age:
+    # one hour's wait, not until the clock catches up with them (3 h and more).
+    print(f"clock set back 3 h: the next create after {(first - set_back) / HOUR:.2f} h")
+    assert first - set_back <= HOUR
+    assert max(clock.slept) <= HOUR
+    assert second - first < 1  # they have all left the hour: no second wait
