@@ -341,10 +341,17 @@ def test_no_spare_when_the_pass_may_end_at_the_head():
         assert offsets_created(outx) == [0], (expected_total, reads_to_end)
 
 
-def test_a_ledger_task_overtaken_by_another_runs_task_is_not_handed_back(tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    return str(request.getfixturevalue("pg_ledger_url"))
+
+
+def test_a_ledger_task_overtaken_by_another_runs_task_is_not_handed_back(ledger_url):
     clock = FakeClock()
     outx = FakeOutX(clock, total=40, script=["lost"])
-    ledger = TaskLedger(f"sqlite:///{tmp_path / 'ledger.sqlite'}", "acct", clock)
+    ledger = TaskLedger(ledger_url, "acct", clock)
     # A killed run queued the page at offset 0 (OutX lost it); a run beside it queued
     # a task after it, which the extension did, and read.
     lost = queue_in_ledger(outx, ledger, 0)
@@ -369,6 +376,7 @@ def test_a_ledger_task_overtaken_by_another_runs_task_is_not_handed_back(tmp_pat
     # No later run is handed the lost task again.
     page_0 = key_text(CONNECTIONS_PAGE.key_fields(PageKey.of(QUERY, 10, 0)))
     assert ledger.reusable_task(CONNECTIONS_PAGE.name, page_0) == page.task_id
+    ledger.close()
 
 
 # The task id reaches STATE first, whatever the ledger does (issue 17, point 9)
