@@ -1,6 +1,6 @@
 """One account's pass over its connections: pages in, records and its STATE out.
 
-The account's part of STATE (see streams.py for where it sits):
+The account's part of STATE (see accounts/stream.py for where it sits):
 
 - ``bookmark``: what the last completed pass learnt: ``identity`` (account, keyword and
   order), ``newest`` (the entity URNs at the top of the newest-first list), ``version``
@@ -28,11 +28,12 @@ from tap_linkedin_connections import passes
 from tap_linkedin_connections.connections.pager import ConnectionsPager, Page
 from tap_linkedin_connections.engine.ledger import TaskLedger, account_fingerprint, ledger_url
 from tap_linkedin_connections.engine.pacing import PacingRules, StateWindow, TaskPacer
+from tap_linkedin_connections.history.enrich import RecordEnricher
 from tap_linkedin_connections.outx.client import Log, MalformedPage, OutXClient
 from tap_linkedin_connections.outx.kinds import CONNECTION_FIELDS
 
 if t.TYPE_CHECKING:
-    from tap_linkedin_connections.accounts import Account
+    from tap_linkedin_connections.accounts.threads import Account
 
 #: How many of the newest connections the bookmark remembers. Several, not one: the
 #: newest may be removed, and the next run must still find where it stopped.
@@ -44,8 +45,17 @@ PROFILE_URL_PREFIX = "https://www.linkedin.com/in/"
 ACCOUNT_STATE_KEYS = ("bookmark", "pass", "task_window")
 
 
-def to_record(connection: t.Any, page: Page, index: int, account: str) -> dict[str, t.Any]:
-    """A RECORD from one connection of a page; MalformedPage if it cannot be one."""
+#: Records without an export: OutX's date and extra keys only, no warning.
+PLAIN = RecordEnricher()
+
+
+def to_record(
+    connection: t.Any, page: Page, index: int, account: str, enricher: RecordEnricher = PLAIN
+) -> dict[str, t.Any]:
+    """A RECORD from one connection of a page; MalformedPage if it cannot be one.
+
+    ``enricher`` adds the account's export fields, OutX's date and its unknown keys.
+    """
     where = f"connection #{index + 1} of the page at offset {page.offset} (task {page.task_id})"
     if not isinstance(connection, dict):
         msg = f"{where} is a {type(connection).__name__}, not an object"
@@ -62,6 +72,7 @@ def to_record(connection: t.Any, page: Page, index: int, account: str) -> dict[s
     slug = record["public_identifier"]
     record["profile_url"] = PROFILE_URL_PREFIX + quote(slug, safe="-_.~") if slug else None
     record["account"] = account
+    record.update(enricher.fields(connection, urn))
     return record
 
 
@@ -86,16 +97,19 @@ class AccountPass:
         self,
         account: Account,
         state: dict[str, t.Any],
-        table: passes.Table,
         *,
         checkpoint: t.Callable[[], None],
         logger: Log,
         user_agent: str,
+        enricher: RecordEnricher = PLAIN,
     ) -> None:
         self.account = account
+        #: What the account's records gain beyond OutX's fields (see history/enrich.py).
+        self.enricher = enricher
         self.config = account.config
         self.state = state
-        self.table = table
+        #: The table version this run's records carry (set by ``read``).
+        self.table: passes.Table = {"version": 0, "activated": False}
         self.checkpoint = checkpoint
         self.logger = logger
         self.user_agent = user_agent
@@ -106,8 +120,14 @@ class AccountPass:
         #: Why no ACTIVATE_VERSION follows from this account's run, unless ``proved``.
         self.outcome = "ACTIVATE_VERSION not sent: the pass is not finished"
 
-    def read(self) -> t.Iterator[list[dict[str, t.Any]]]:
-        """Yield the pass's new connections, a page's records at a time."""
+    def why_full(self) -> str:
+        """Why this account's next pass must be a full one; "" when it may be incremental."""
+        bookmark = t.cast("passes.Bookmark", self.state.get("bookmark") or {})
+        return passes.why_full(identity_of(self.account), bookmark, full_refresh=False)
+
+    def read(self, table: passes.Table) -> t.Iterator[list[dict[str, t.Any]]]:
+        """Yield the pass's new connections under ``table``, a page's records at a time."""
+        self.table = table
         config = self.config
         current = self._start_or_resume_pass(identity_of(self.account))
         client = OutXClient.from_config(config, user_agent=self.user_agent, logger=self.logger)
@@ -141,7 +161,8 @@ class AccountPass:
             while not stopped_at_known and (page := pager.next_page()) is not None:
                 # The whole page is checked before any of it is emitted.
                 records = [
-                    to_record(c, page, i, self.account.name) for i, c in enumerate(page.connections)
+                    to_record(c, page, i, self.account.name, self.enricher)
+                    for i, c in enumerate(page.connections)
                 ]
                 urns = [r["entity_urn"] for r in records]
                 # The pages this one overlaps were emitted already, maybe in an

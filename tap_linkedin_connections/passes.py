@@ -25,7 +25,7 @@ OVERLAP = 3
 MAX_BRIDGES = 5
 
 
-# STATE's shape (see streams.py; what is loaded back is checked by state_problems)
+# STATE's shape (see accounts/stream.py; what is loaded back is checked by state_problems)
 
 
 class _TaskEntryKeys(t.TypedDict):

@@ -1,52 +1,34 @@
-"""tap-linkedin-connections: settings, validation and the stream list."""
+"""tap-linkedin-connections: the Tap (its streams, --test, the config hook) and main."""
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import typing as t
 
 import click
 from singer_sdk import Tap
-from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
-from tap_linkedin_connections.accounts import AccountsFailed, accounts_from_config
+from tap_linkedin_connections.accounts.threads import Accounts, AccountsFailed
+from tap_linkedin_connections.connections.stream import ConnectionsStream
 from tap_linkedin_connections.engine.ledger import LedgerError
+from tap_linkedin_connections.history.export import ExportError
 from tap_linkedin_connections.outx.client import OutXClient, OutXError
-from tap_linkedin_connections.streams import ConnectionsStream
+from tap_linkedin_connections.redaction import api_keys, redact_from_logs
+from tap_linkedin_connections.settings import CONFIG_SCHEMA
 from tap_linkedin_connections.validation import (
-    RECENTLY_ADDED,
-    RELEVANCE,
     argument_problems,
     config_problems,
     numbers_from_text,
 )
 
-
-class Setting(th.Property[t.Any]):
-    """A setting that cannot be null (the SDK makes every optional property nullable).
-
-    The tap reads such a setting as its type, so a null must be refused before the run.
-    """
-
-    @override
-    def to_dict(self) -> dict[str, t.Any]:
-        schema: dict[str, t.Any] = super().to_dict()
-        types = schema[self.name]["type"]
-        schema[self.name]["type"] = [kind for kind in types if kind != "null"]
-        return schema
-
-
-def _seconds(name: str, default: float, description: str) -> Setting:
-    return Setting(
-        name, th.NumberType(exclusive_minimum=0), default=default, description=description
-    )
+#: Failures that end a run in one line, exit code 1 (see main); never a traceback.
+USER_ERRORS = (OutXError, LedgerError, AccountsFailed, ExportError)
 
 
 class ConfigError(ConfigValidationError):
@@ -74,289 +56,7 @@ class TapLinkedInConnections(Tap):
         PluginCapabilities.STRUCTURED_LOGGING,
     ]
 
-    config_jsonschema = th.PropertiesList(
-        th.Property(
-            "api_key",
-            th.StringType(min_length=1),
-            secret=True,
-            title="API key",
-            description=(
-                "Your OutX team's API key, sent as the `x-api-key` header. Every team "
-                "member shares it: treat it as a password. It is never logged or written "
-                "to state. Its rows carry the account name `default`. Not used when "
-                "`accounts` is set."
-            ),
-        ),
-        th.Property(
-            "accounts",
-            th.ArrayType(
-                th.ObjectType(
-                    th.Property(
-                        "name",
-                        th.StringType(min_length=1, max_length=100),
-                        required=True,
-                        description="The account's name, written in each of its rows.",
-                    ),
-                    th.Property(
-                        "api_key",
-                        th.StringType(min_length=1),
-                        required=True,
-                        secret=True,
-                        description="The OutX API key of the account's team.",
-                    ),
-                    th.Property(
-                        "api_url",
-                        th.StringType,
-                        description="Base URL of the OutX API for this account; api_url if unset.",
-                    ),
-                    additional_properties=False,
-                )
-            ),
-            secret=True,
-            title="Accounts",
-            description=(
-                "Several LinkedIn accounts (one per OutX team), read side by side into "
-                "one table: a list of `{name, api_key, api_url}` (`api_url` optional), "
-                "e.g. from `TAP_LINKEDIN_CONNECTIONS_ACCOUNTS` as JSON. Each row carries "
-                "its account's name; each account keeps its own state, task ledger and "
-                "pacing (two entries with one key share one budget). A table version is "
-                "activated only once every account's full pass proved complete. When "
-                "set, `api_key` is not used."
-            ),
-        ),
-        Setting(
-            "api_url",
-            th.StringType,
-            default="https://api.outx.ai",
-            title="API URL",
-            description=(
-                "Base URL of the OutX API. Must be https, except for a loopback host "
-                "(such as the bundled sandbox on http://127.0.0.1:8765)."
-            ),
-        ),
-        th.Property(
-            "keyword",
-            th.StringType,
-            title="Name filter",
-            description=(
-                "Only connections whose name contains this text. Changing it starts a "
-                "new full pass."
-            ),
-        ),
-        Setting(
-            "sort_type",
-            th.StringType(allowed_values=[RECENTLY_ADDED, RELEVANCE]),
-            default=RECENTLY_ADDED,
-            title="Order",
-            description=(
-                "`RECENTLY_ADDED` reads newest connections first, which lets later runs "
-                "stop at the first connection already loaded (incremental). "
-                "`RELEVANCE` is LinkedIn's default order; every run is then a full pass."
-            ),
-        ),
-        Setting(
-            "page_size",
-            th.IntegerType(minimum=2, maximum=100),
-            default=100,
-            title="Page size",
-            description=(
-                "Connections per task (2-100). Every task is one LinkedIn action, so "
-                "the largest page costs the fewest actions. Consecutive pages overlap by "
-                "a few connections (3 at 12 and more), to prove nothing slipped between "
-                "them. A pass keeps the page size it started with."
-            ),
-        ),
-        Setting(
-            "max_deleted_fraction",
-            th.NumberType(minimum=0, maximum=1),
-            default=0.1,
-            title="Largest share of rows a full pass may delete",
-            description=(
-                "A full pass ends with ACTIVATE_VERSION (which lets a target delete the "
-                "rows it did not re-send) only if it found at least (1 - this) times the "
-                "connections of the last complete pass. 1 turns this guard off: use it "
-                "once when many connections really were removed."
-            ),
-        ),
-        _seconds(
-            "poll_interval_min_seconds",
-            1.0,
-            "Shortest wait between two status polls of a task. Polling starts at the "
-            "expected completion time (learnt from earlier tasks), then every this many "
-            "seconds, doubling towards the maximum.",
-        ),
-        _seconds(
-            "poll_interval_max_seconds",
-            10.0,
-            "Longest wait between two status polls of a task.",
-        ),
-        _seconds(
-            "task_timeout_seconds",
-            180.0,
-            "How long one task may take, counted from when the tap starts waiting for "
-            "it, before it is submitted again (OutX advises 2-3 minutes).",
-        ),
-        Setting(
-            "max_task_attempts",
-            th.IntegerType(minimum=1),
-            default=3,
-            title="Attempts per page",
-            description=(
-                "Tasks created at most for one page: a task that fails, times out or is "
-                "unknown to OutX is submitted again until this many were tried; then "
-                "the run fails, naming the offset and the task ids."
-            ),
-        ),
-        _seconds(
-            "request_timeout_seconds",
-            30.0,
-            "Timeout of one HTTP request to OutX.",
-        ),
-        Setting(
-            "max_request_attempts",
-            th.IntegerType(minimum=1),
-            default=6,
-            title="Attempts per HTTP request",
-            description=(
-                "HTTP attempts for one request when OutX or the network fails "
-                "transiently (429, 5xx, resets, timeouts, garbled answers)."
-            ),
-        ),
-        _seconds(
-            "retry_initial_wait_seconds",
-            2.0,
-            "First wait before retrying a failed HTTP request; it doubles on each retry "
-            "(with jitter) up to the maximum. A `Retry-After` header wins.",
-        ),
-        _seconds(
-            "retry_max_wait_seconds",
-            60.0,
-            "Longest wait between two HTTP retries, unless `Retry-After` asks for more.",
-        ),
-        Setting(
-            "max_tasks_in_flight",
-            th.IntegerType(minimum=1, maximum=10),
-            default=1,
-            title="Tasks in flight",
-            description=(
-                "During a full pass, how many page tasks may be queued at once. With 2, "
-                "the next page's task waits in OutX's queue while one runs, so the "
-                "extension never idles between pages (faster when pacing allows), at "
-                "the cost of at most one task beyond the end of the list per full pass. "
-                "1 creates exactly the tasks needed. Incremental runs always use 1."
-            ),
-        ),
-        th.Property(
-            "max_tasks_per_hour",
-            th.IntegerType(minimum=0, nullable=True),
-            default=50,
-            title="Tasks per hour",
-            description=(
-                "Most tasks (LinkedIn actions) created in any rolling hour by every run "
-                "on the account (counted in the task ledger; in state when the ledger "
-                "is off). Every create that may have reached OutX counts, retries after "
-                "a lost answer included. The tap waits rather than bursts. OutX advises "
-                "about 50. Null or 0 means no limit (0 for Meltano, which cannot pass "
-                "null)."
-            ),
-        ),
-        th.Property(
-            "max_tasks_per_day",
-            th.IntegerType(minimum=0, nullable=True),
-            default=400,
-            title="Tasks per day",
-            description=(
-                "Most tasks created in any rolling 24 hours on the account, counted like "
-                "max_tasks_per_hour. A run that would wait more than an hour for a slot "
-                "stops instead (state saved, exit 0); the next run goes on. Null or 0 "
-                "means no limit."
-            ),
-        ),
-        Setting(
-            "task_spacing_min_seconds",
-            th.NumberType(minimum=0),
-            default=10.0,
-            title="Shortest gap between tasks (s)",
-            description=(
-                "Each task is created a random gap after the account's previous one, "
-                "between this and task_spacing_max_seconds, never less, so actions do "
-                "not come in bursts. 0 and 0 turn spacing off."
-            ),
-        ),
-        Setting(
-            "task_spacing_max_seconds",
-            th.NumberType(minimum=0),
-            default=30.0,
-            title="Longest gap between tasks (s)",
-            description="The upper end of the random gap between two task creations.",
-        ),
-        th.Property(
-            "active_hours",
-            th.StringType,
-            title="Active hours",
-            description=(
-                "Local times within which tasks may be created, e.g. `08:00-20:00` "
-                "(`22:00-06:00` spans midnight); empty means any time. A run that "
-                "reaches the end of the window finishes the tasks in flight, saves "
-                "its state and exits 0, saying when the window opens again."
-            ),
-        ),
-        th.Property(
-            "timezone",
-            th.StringType,
-            default="UTC",
-            title="Time zone",
-            description="IANA time zone of active_hours, e.g. `Europe/Paris`.",
-        ),
-        _seconds(
-            "pickup_timeout_seconds",
-            900.0,
-            "How long a task may wait for the Chrome extension to pick it up. A task "
-            "not yet picked up is never created again (the copy would wait in the same "
-            "queue); after this long the run ends (exit 0), keeping its tasks for the "
-            "next run.",
-        ),
-        th.Property(
-            "task_ledger",
-            th.StringType,
-            title="Task ledger",
-            description=(
-                "Where every task created is recorded, per account, outside state: a "
-                "file path (SQLite) or a SQLAlchemy URL such as "
-                "`postgresql+psycopg://user@host/db` (needs the `postgres` extra). "
-                "Unset: `ledger.sqlite` in the user's state directory (on Linux "
-                "`$XDG_STATE_HOME/tap-linkedin-connections/`). `none` turns it off: "
-                "pacing then counts only the runs sharing one state, and a run whose "
-                "state was lost creates its tasks again."
-            ),
-        ),
-        th.Property(
-            "max_tasks_per_run",
-            th.IntegerType(minimum=1, nullable=True),
-            title="Tasks per run",
-            description=(
-                "Most tasks one run may create (for each account, with `accounts`). A "
-                "large first sync then spreads over several scheduled runs, each "
-                "continuing where the last stopped. Unset means no limit."
-            ),
-        ),
-        Setting(
-            "full_refresh",
-            th.BooleanType,
-            default=False,
-            title="Full refresh",
-            description=(
-                "Read the whole list even when state allows an incremental run. A full "
-                "pass that completes ends with ACTIVATE_VERSION, so targets that honour "
-                "it drop connections that no longer exist."
-            ),
-        ),
-        _seconds(
-            "progress_interval_seconds",
-            60.0,
-            "How often a long sync logs a progress line to stderr.",
-        ),
-    ).to_dict()
+    config_jsonschema = CONFIG_SCHEMA
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         """Build the tap; from here on no log line can carry the API key."""
@@ -365,12 +65,18 @@ class TapLinkedInConnections(Tap):
             # The key as sent (stripped) is inside every form of the raw one too
             # (repr, escaped), so redacting it covers them all.
             redact_from_logs(api_key)
-        if self.config.get("accounts") and self.config.get("api_key"):
+        if Accounts.from_config(self.config).several and self.config.get("api_key"):
             # Meltano passes a key kept in .env to every job; a job with accounts
             # reads those, so one project can hold both kinds of job.
             self.logger.warning(
                 "Both api_key and accounts are set: api_key is not used (add it to "
                 "accounts to read its account too)"
+            )
+        if self.config.get("accounts") and self.config.get("linkedin_export"):
+            self.logger.warning(
+                "Both linkedin_export and accounts are set: linkedin_export is not used "
+                "(an export holds one member's connections: give it in that account's "
+                "entry of accounts)"
             )
 
     @override
@@ -401,8 +107,8 @@ class TapLinkedInConnections(Tap):
             for problem in exc.errors:
                 sys.stderr.write(f"tap-linkedin-connections: error: {problem}\n")
             ctx.exit(1)
-        accounts = accounts_from_config(tap.config)
-        if not tap.config.get("accounts"):
+        accounts = Accounts.from_config(tap.config)
+        if not accounts.several:
             sys.stderr.write(f"tap-linkedin-connections: {tap.check_connection()}\n")
             ctx.exit()
         failed = 0
@@ -419,7 +125,7 @@ class TapLinkedInConnections(Tap):
     def check_connection(self, config: t.Mapping[str, t.Any] | None = None) -> str:
         """Check an account's key and extension at no LinkedIn action; say what passed.
 
-        ``config``: the account's settings (see accounts.py); the tap's own by default.
+        ``config``: the account's settings (see accounts/threads.py); the tap's own by default.
         Raises the client's one-line :class:`OutXError` when either is not fine.
         """
         client = OutXClient.from_config(
@@ -455,48 +161,6 @@ class TapLinkedInConnections(Tap):
         return super()._validate_config(raise_errors=raise_errors)
 
 
-class SecretRedactor(logging.Filter):
-    """Replaces a secret in every log line passing through a handler.
-
-    The tap never logs the key itself; this guards against a library that might.
-    """
-
-    def __init__(self, secret: str) -> None:
-        super().__init__()
-        self.secret = secret
-
-    @override
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if self.secret in message or (record.exc_text and self.secret in record.exc_text):
-            record.msg, record.args = message.replace(self.secret, "[redacted]"), None
-            if record.exc_text:
-                record.exc_text = record.exc_text.replace(self.secret, "[redacted]")
-        return True
-
-
-def api_keys(config: t.Mapping[str, t.Any]) -> list[str]:
-    """Every API key in a config, as sent (stripped), valid or not: all are secret."""
-    keys = [config.get("api_key")]
-    entries = config.get("accounts")
-    if isinstance(entries, list):
-        keys += [entry.get("api_key") for entry in entries if isinstance(entry, dict)]
-    return [key.strip() for key in keys if isinstance(key, str) and key.strip()]
-
-
-def redact_from_logs(secret: str) -> None:
-    """Install a SecretRedactor on every handler that exists now."""
-    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
-    for logger in loggers:
-        for handler in getattr(logger, "handlers", []):
-            if not any(
-                isinstance(f, SecretRedactor) and f.secret == secret for f in handler.filters
-            ):
-                handler.addFilter(SecretRedactor(secret))
-
-
 def main() -> None:
     """Console entry point: a user-facing failure ends in one line, not a traceback."""
     problems = argument_problems(sys.argv[1:], os.environ, TapLinkedInConnections.config_jsonschema)
@@ -506,6 +170,6 @@ def main() -> None:
         sys.exit(1)
     try:
         TapLinkedInConnections.cli()
-    except (OutXError, LedgerError, AccountsFailed) as exc:
+    except USER_ERRORS as exc:
         sys.stderr.write(f"tap-linkedin-connections: error: {exc}\n")
         sys.exit(1)

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import jsonschema
 
 from tap_linkedin_connections.engine.pacing import ActiveHours, zone
+from tap_linkedin_connections.history.export import export_problem
 
 RECENTLY_ADDED = "RECENTLY_ADDED"
 RELEVANCE = "RELEVANCE"
@@ -190,7 +191,8 @@ def _bounds(setting: t.Mapping[str, t.Any]) -> str:
 
 
 def _rule_problems(config: t.Mapping[str, t.Any], invalid: set[str]) -> dict[str, str]:
-    """What the schema cannot say: key hygiene, an https URL, min <= max, time windows.
+    """What the schema cannot say: key hygiene, an https URL, min <= max, time windows,
+    a LinkedIn export that can be read.
 
     ``invalid``: the settings the schema already refused, left out of comparisons.
     """
@@ -205,6 +207,11 @@ def _rule_problems(config: t.Mapping[str, t.Any], invalid: set[str]) -> dict[str
     url_problem = _api_url_problem(config.get("api_url", "https://api.outx.ai"), "'api_url'")
     if url_problem:
         problems["api_url"] = url_problem
+    if not entries and "linkedin_export" not in invalid:
+        # With accounts, each entry's own is checked (the top-level one is not used).
+        unreadable = _export_problem(config.get("linkedin_export"), "'linkedin_export'")
+        if unreadable:
+            problems["linkedin_export"] = unreadable
     if isinstance(entries, list) and "accounts" not in invalid:
         entry_problem = _entries_problem(entries)
         if entry_problem:
@@ -222,20 +229,26 @@ def _rule_problems(config: t.Mapping[str, t.Any], invalid: set[str]) -> dict[str
             "'batch_config' is not supported: the tap writes RECORD messages (a list of "
             "connections is small); remove the setting"
         )
+    problems.update(_window_problems(config))
+    return problems
+
+
+def _window_problems(config: t.Mapping[str, t.Any]) -> dict[str, str]:
+    """A ``timezone`` that is no IANA zone, ``active_hours`` that are no daily window."""
     timezone = config.get("timezone") or "UTC"
     hours = config.get("active_hours")
-    if isinstance(timezone, str):
+    if not isinstance(timezone, str):
+        return {}  # the schema names it
+    try:
+        zone(timezone)
+    except ValueError as exc:
+        return {"timezone": str(exc)}
+    if isinstance(hours, str) and hours.strip():
         try:
-            zone(timezone)
+            ActiveHours.parse(hours, timezone)
         except ValueError as exc:
-            problems["timezone"] = str(exc)
-        else:
-            if isinstance(hours, str) and hours.strip():
-                try:
-                    ActiveHours.parse(hours, timezone)
-                except ValueError as exc:
-                    problems["active_hours"] = str(exc)
-    return problems
+            return {"active_hours": str(exc)}
+    return {}
 
 
 def _api_key_problem(api_key: object, what: str) -> str | None:
@@ -265,14 +278,30 @@ def _entries_problem(entries: list[t.Any]) -> str | None:
         if name in names:
             return f"{where}: the name is used by an earlier entry; names must be unique"
         names.add(name)
-        problem = _api_key_problem(entry["api_key"], f"{where}: 'api_key'") or (
-            _api_url_problem(entry["api_url"], f"{where}: 'api_url'")
-            if "api_url" in entry
-            else None
+        problem = (
+            _api_key_problem(entry["api_key"], f"{where}: 'api_key'")
+            or (
+                _api_url_problem(entry["api_url"], f"{where}: 'api_url'")
+                if "api_url" in entry
+                else None
+            )
+            or _export_problem(entry.get("linkedin_export"), f"{where}: 'linkedin_export'")
         )
         if problem:
             return problem
     return None
+
+
+def _export_problem(path: object, what: str) -> str | None:
+    """Why the LinkedIn export named by a setting cannot be used, naming the path.
+
+    The file is read whole here, so a bad one stops the run before any request; a
+    blank path is no export (an empty environment variable unsets it).
+    """
+    if not isinstance(path, str) or not path.strip():
+        return None  # not set, or not text (the schema names that)
+    problem = export_problem(path.strip())
+    return f"{what}: {path.strip()} {problem}" if problem else None
 
 
 def _is_ordered_wrongly(low: object, high: object) -> bool:

@@ -61,3 +61,19 @@ def pg_ledger_url() -> t.Iterator[str]:
         finally:
             with contextlib.suppress(psycopg.Error):
                 admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+#: SDK standard tests that cannot apply here, with why.
+NOT_APPLICABLE = {
+    "test_tap_stream_attribute_is_object[connections.extra]": (
+        "the sandbox, like OutX today, sends no key the tap does not know, so `extra` is "
+        "always null there; tests/test_export_sync.py checks its values"
+    ),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        reason = NOT_APPLICABLE.get(item.name)
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=reason))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import os
@@ -35,12 +37,21 @@ def expected_profile_url(slug: str | None) -> str | None:
 def expected_records(
     connections: list[dict[str, t.Any]], account: str = "default"
 ) -> list[dict[str, t.Any]]:
-    """The records the tap must emit for a sandbox's connections, in order."""
+    """The records the tap must emit for a sandbox's connections, in order (no export).
+
+    The sandbox passes a connection date through (``connected_at``, ISO in UTC), as OutX
+    may one day: it fills ``connected_on``. The export's fields are null without one.
+    """
     return [
         {
             **{field: c[field] for field in CONNECTION_FIELDS},
             "profile_url": expected_profile_url(c["public_identifier"]),
             "account": account,
+            "connected_on": c["connected_at"][:10] if c.get("connected_at") else None,
+            "company": None,
+            "position": None,
+            "email_address": None,
+            "extra": None,
         }
         for c in connections
     ]
@@ -116,6 +127,60 @@ def run_tap(
         check=False,
     )
     return TapRun(done.returncode, done.stdout, done.stderr)
+
+
+def run_tap_in_process(
+    config: dict[str, t.Any],
+    tmp_path: Path,
+    *,
+    state: dict[str, t.Any] | None = None,
+) -> TapRun:
+    """Like :func:`run_tap`, in this process: for tests about data, not about the CLI.
+
+    It saves the second of interpreter start and singer-sdk import that every CLI run
+    costs. What only the CLI shows (exit codes of the console script, argument
+    parsing, one-line errors before the tap is built) stays with :func:`run_tap`.
+    A failure the console script would turn into one line and exit code 1 is turned
+    into the same here.
+    """
+    # Imported here: helpers are imported by every test module, most never need the tap.
+    from tap_linkedin_connections.tap import USER_ERRORS, TapLinkedInConnections
+
+    config = {"task_ledger": str(tmp_path / "ledger.sqlite"), **config}
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    stderr = io.StringIO()
+    handler = logging.StreamHandler(stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    returncode = 0
+    try:
+        with contextlib.redirect_stdout(stdout):
+            try:
+                tap = TapLinkedInConnections(
+                    config=config, state=_state_file(state, tmp_path), parse_env_config=False
+                )
+                tap.sync_all()
+            except USER_ERRORS as exc:
+                stderr.write(f"tap-linkedin-connections: error: {exc}\n")
+                returncode = 1
+            stdout.flush()
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    stdout.seek(0)
+    return TapRun(returncode, stdout.read(), stderr.getvalue())
+
+
+def _state_file(state: dict[str, t.Any] | None, tmp_path: Path) -> str | None:
+    """A STATE as a file, so the tap loads it as the CLI does (numbers as Decimal)."""
+    if state is None:
+        return None
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps(state))
+    return str(path)
 
 
 def bookmark(state: dict[str, t.Any] | None) -> dict[str, t.Any]:

@@ -224,7 +224,7 @@ INVALID_ACCOUNTS: list[tuple[t.Any, str]] = [
     ),
     (
         [{"name": "sales", "api_key": "k1", "apikey": "k2"}],
-        "accounts entry 1 ('sales'): only name, api_key, api_url may be given",
+        "accounts entry 1 ('sales'): only name, api_key, api_url, linkedin_export may be given",
     ),
     (["k1"], "accounts entry 1 must be an object with name and api_key"),
     ({"name": "sales"}, "'accounts' must be a list"),

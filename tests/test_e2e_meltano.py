@@ -73,6 +73,9 @@ TAP_FIELDS = (
     "profile_image_url",
 )
 SOURCE_FIELDS = ("name", "first_name", "last_name", "headline", "public_identifier")
+#: After TAP_FIELDS: the connection date (the sandbox passes one), the LinkedIn export's
+#: fields (null: no export here) and the unknown keys (null).
+HISTORY_FIELDS = ("connected_on", "company", "position", "email_address", "extra")
 
 #: Fast polling for the sandbox, written into the project copy's dev environment.
 FAST_DECIMALS = {
@@ -428,7 +431,9 @@ def test_postgres_full_load_then_incremental(
     for name in TAP_FIELDS:
         assert columns[name][0] in ("text", "character varying"), (name, columns[name])
     assert columns["entity_urn"][1] == "NO"
-    assert "connected_at" not in columns  # an undocumented source field stays out
+    assert "connected_at" not in columns  # the passed date fills connected_on instead
+    assert columns["connected_on"][0] == "date"
+    assert columns["extra"][0] == "jsonb"
     assert {"_sdc_table_version", "_sdc_deleted_at", "_sdc_extracted_at"} <= set(columns)
     assert _pg_primary_key(pipe.schema) == ["account", "entity_urn"]
     assert {row["account"] for row in rows.values()} == {"default"}
@@ -590,7 +595,7 @@ def test_csv_lands_every_connection(pipeline: t.Callable[..., Pipeline]) -> None
     rows = pipe.csv_rows()
     assert len(rows) == CONNECTIONS
     assert {row["entity_urn"] for row in rows} == _urns(pipe.sandbox.connections())
-    assert list(rows[0]) == list(TAP_FIELDS)
+    assert list(rows[0]) == [*TAP_FIELDS, *HISTORY_FIELDS]
 
 
 def test_stream_maps_and_flattening(pipeline: t.Callable[..., Pipeline]) -> None:
@@ -609,7 +614,10 @@ def test_stream_maps_and_flattening(pipeline: t.Callable[..., Pipeline]) -> None
     rows = pipe.csv_rows()
     source = {c["entity_urn"]: c for c in pipe.sandbox.connections()}
     assert len(rows) == 250
-    assert list(rows[0]) == [name for name in TAP_FIELDS if name != "profile_image_url"]
+    assert list(rows[0]) == [
+        *(name for name in TAP_FIELDS if name != "profile_image_url"),
+        *HISTORY_FIELDS,
+    ]
     for row in rows:
         original = source[row["entity_urn"]]
         assert row["name"] == hashlib.md5(original["name"].encode()).hexdigest()

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from tap_linkedin_connections.account_pass import to_record
 from tap_linkedin_connections.connections.pager import Page
+from tap_linkedin_connections.connections.stream import ConnectionsStream
 from tap_linkedin_connections.engine.runner import read_result
 from tap_linkedin_connections.outx.client import OutXError
 from tap_linkedin_connections.outx.kinds import (
@@ -19,7 +20,6 @@ from tap_linkedin_connections.outx.kinds import (
     PageKey,
     TaskStatus,
 )
-from tap_linkedin_connections.streams import ConnectionsStream
 from tests.helpers import outx_client
 from tests.scripted_server import Answer, ScriptedServer
 

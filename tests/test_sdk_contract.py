@@ -15,7 +15,7 @@ import typing as t
 import pytest
 from singer_sdk import Stream, Tap
 
-from tap_linkedin_connections.streams import ConnectionsStream
+from tap_linkedin_connections.connections.stream import ConnectionsStream
 from tap_linkedin_connections.tap import ConfigError, TapLinkedInConnections
 
 SDK = f"singer-sdk {importlib.metadata.version('singer-sdk')}"

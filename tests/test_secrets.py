@@ -6,8 +6,9 @@ import logging
 
 import pytest
 
+from tap_linkedin_connections.redaction import SecretRedactor
 from tap_linkedin_connections.sandbox.drill import HEAVY_FAULT_PROFILE, RESILIENT_SETTINGS
-from tap_linkedin_connections.tap import SecretRedactor, TapLinkedInConnections
+from tap_linkedin_connections.tap import TapLinkedInConnections
 from tests.helpers import API_KEY, run_tap, tap_config
 from tests.scripted_server import Answer, ScriptedServer, task_created, task_state
 

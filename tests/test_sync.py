@@ -1,4 +1,4 @@
-"""Full syncs against the sandbox, over real HTTP, through the tap's CLI."""
+"""Full syncs against the sandbox, over real HTTP, with the tap run in process."""
 
 from __future__ import annotations
 
@@ -9,16 +9,21 @@ import jsonschema
 import pytest
 
 from tap_linkedin_connections.outx.kinds import CONNECTION_FIELDS
-from tests.helpers import bookmark, expected_records, run_tap, tap_config
+from tests.helpers import bookmark, expected_records, run_tap_in_process, tap_config
 
-SCHEMA_FIELDS = {*CONNECTION_FIELDS, "profile_url", "account"}
+SCHEMA_FIELDS = {
+    *CONNECTION_FIELDS,
+    "profile_url",
+    "account",
+    *("connected_on", "company", "position", "email_address", "extra"),
+}
 
 
 @pytest.mark.parametrize("result_shape", ["object", "list"])
 @pytest.mark.parametrize("sort_type", ["RECENTLY_ADDED", "RELEVANCE"])
 def test_1234_connections_in_13_tasks(make_sandbox, tmp_path, result_shape, sort_type):
     sandbox = make_sandbox(connections=1234, seed=11, result_shape=result_shape)
-    run = run_tap(tap_config(sandbox.url, sort_type=sort_type), tmp_path)
+    run = run_tap_in_process(tap_config(sandbox.url, sort_type=sort_type), tmp_path)
 
     assert run.returncode == 0, run.stderr
     listing = sandbox.connections(sort_type="RECENTLY_ADDED" if sort_type != "RELEVANCE" else None)
@@ -39,7 +44,7 @@ def test_1234_connections_in_13_tasks(make_sandbox, tmp_path, result_shape, sort
 )
 def test_exact_counts_at_page_boundaries(make_sandbox, tmp_path, connections, tasks):
     sandbox = make_sandbox(connections=connections, seed=3)
-    run = run_tap(tap_config(sandbox.url), tmp_path)
+    run = run_tap_in_process(tap_config(sandbox.url), tmp_path)
 
     assert run.returncode == 0, run.stderr
     assert run.records == expected_records(sandbox.connections(sort_type="RECENTLY_ADDED"))
@@ -54,7 +59,7 @@ def test_smaller_pages_and_keyword(make_sandbox, tmp_path):
     matching = sandbox.connections(sort_type="RECENTLY_ADDED", keyword=keyword)
     assert 0 < len(matching) < len(listing)
 
-    run = run_tap(tap_config(sandbox.url, keyword=keyword, page_size=7), tmp_path)
+    run = run_tap_in_process(tap_config(sandbox.url, keyword=keyword, page_size=7), tmp_path)
 
     assert run.returncode == 0, run.stderr
     assert run.records == expected_records(matching)
@@ -63,9 +68,9 @@ def test_smaller_pages_and_keyword(make_sandbox, tmp_path):
     assert {task["input"]["keyword"] for task in sandbox.stats()["tasks"]} == {keyword}
 
 
-def test_records_match_the_schema_and_drop_unknown_fields(make_sandbox, tmp_path):
+def test_records_match_the_schema_and_read_the_passed_date(make_sandbox, tmp_path):
     sandbox = make_sandbox(connections=300, seed=9)
-    run = run_tap(tap_config(sandbox.url), tmp_path)
+    run = run_tap_in_process(tap_config(sandbox.url), tmp_path)
 
     assert run.returncode == 0, run.stderr
     (schema_message,) = run.of_type("SCHEMA")
@@ -73,9 +78,13 @@ def test_records_match_the_schema_and_drop_unknown_fields(make_sandbox, tmp_path
     for record in run.records:
         jsonschema.validate(record, schema_message["schema"])
         assert set(record) == SCHEMA_FIELDS
-    # The sandbox adds a field OutX does not document; it must not reach the records.
-    extra = set(sandbox.connections(sort_type="RECENTLY_ADDED")[0]) - set(CONNECTION_FIELDS)
-    assert extra, "the sandbox should serve an undocumented field"
+    # The sandbox adds a field OutX does not document: a connection date, which fills
+    # connected_on, so it is no unknown key (extra stays null, no warning).
+    first = sandbox.connections(sort_type="RECENTLY_ADDED")[0]
+    assert set(first) - set(CONNECTION_FIELDS) == {"connected_at"}
+    assert {r["extra"] for r in run.records} == {None}
+    assert all(r["connected_on"] for r in run.records)
+    assert "does not know" not in run.stderr
     # The data's variety survives unchanged: scripts, empty and long headlines, no picture.
     names = " ".join(r["name"] or "" for r in run.records)
     assert any("\u4e00" <= ch <= "\u9fff" for ch in names), "no CJK name"
@@ -98,7 +107,7 @@ def test_no_connection_twice_when_connections_are_added_during_the_sync(make_san
 
     adder = threading.Thread(target=add_while_syncing)
     adder.start()
-    run = run_tap(tap_config(sandbox.url, page_size=50), tmp_path)
+    run = run_tap_in_process(tap_config(sandbox.url, page_size=50), tmp_path)
     adder.join()
 
     assert run.returncode == 0, run.stderr
@@ -111,7 +120,7 @@ def test_no_connection_twice_when_connections_are_added_during_the_sync(make_san
 
 def test_state_after_a_full_pass(make_sandbox, tmp_path):
     sandbox = make_sandbox(connections=150, seed=4)
-    run = run_tap(tap_config(sandbox.url), tmp_path)
+    run = run_tap_in_process(tap_config(sandbox.url), tmp_path)
 
     assert run.returncode == 0, run.stderr
     stream_state = bookmark(run.last_state)

@@ -1,1 +1,2 @@
-"""The connections list, read page by page over the task engine (pager.py)."""
+"""The `connections` stream (stream.py): an account's list read in offset pages over the
+task engine (pager.py), its passes and records."""

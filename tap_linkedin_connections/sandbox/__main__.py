@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 
+from tap_linkedin_connections.sandbox.profiles import PROFILE_SHAPES
 from tap_linkedin_connections.sandbox.server import (
     DEFAULT_API_KEY,
     FAULT_ENDPOINTS,
@@ -29,7 +30,9 @@ def _fault(text: str) -> tuple[str, float]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tap-linkedin-connections-sandbox",
-        description="A local stand-in for OutX's LinkedIn Data API (fetch-connections).",
+        description=(
+            "A local stand-in for OutX's LinkedIn Data API (fetch-connections, fetch-profile)."
+        ),
     )
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="loopback address to bind (default %(default)s)")
@@ -41,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     add("--work-time", type=float, default=0.3, help="seconds per task (default %(default)s)")
     add("--work-time-jitter", type=float, default=0.0, help="fraction, 0..1 (%(default)s)")
     add("--result-shape", choices=RESULT_SHAPES, default="object")
+    add(
+        "--profile-shape",
+        choices=PROFILE_SHAPES,
+        default="flat",
+        help="fetch-profile results: the docs' flat object or task_output.profile (%(default)s)",
+    )
     add("--extension-inactive", action="store_true", help="answer creates with 403")
     add(
         "--fault",
@@ -75,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             work_time=args.work_time,
             work_time_jitter=args.work_time_jitter,
             result_shape=args.result_shape,
+            profile_shape=args.profile_shape,
             extension_active=not args.extension_inactive,
             faults=dict(args.fault),
             fault_endpoints=args.fault_endpoint or FAULT_ENDPOINTS,

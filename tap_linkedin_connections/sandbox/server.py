@@ -1,7 +1,9 @@
 """The sandbox: OutX's task API over HTTP, a simulated Chrome extension, and fault injection.
 
 Everything mutable lives in one `Sandbox` and is guarded by its one condition variable,
-which also wakes the extension worker when tasks arrive or settings change.
+which also wakes the extension worker when tasks arrive or settings change. Profiles
+(fetch-profile and its controls) live in profiles.py, hooked in at ROUTES, the handler's
+mix-in and `_work_on`. The endpoints are listed in the package's docstring.
 """
 
 from __future__ import annotations
@@ -24,10 +26,18 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tap_linkedin_connections.sandbox.data import Connection, ConnectionBook
+from tap_linkedin_connections.sandbox.profiles import (
+    PROFILE_ROUTES,
+    PROFILE_SHAPES,
+    PROFILE_TASK_TYPE,
+    ProfileDesk,
+    ProfileHandlers,
+)
 
 DEFAULT_API_KEY = "sandbox-api-key"
 
 CREATE_PATH = "/linkedin-agent/fetch-connections"
+CONNECTIONS_CREATED = "Fetch connections task created successfully"
 POLL_PATH = "/linkedin-agent/get-task-status"
 
 # Faults that replace (or, for read_timeout, delay) the answer to a create or poll
@@ -78,6 +88,7 @@ class Settings:
     work_time: float = 0.0
     work_time_jitter: float = 0.0
     result_shape: str = "object"
+    profile_shape: str = "flat"
     extension_active: bool = True
     faults: dict[str, float] = field(default_factory=dict)
     fault_endpoints: list[str] = field(default_factory=lambda: list(FAULT_ENDPOINTS))
@@ -161,6 +172,10 @@ def _check_setting(name: str, value: Any) -> Any:
         if value not in RESULT_SHAPES:
             raise ValueError(f"result_shape must be one of {RESULT_SHAPES}")
         return value
+    if name == "profile_shape":
+        if value not in PROFILE_SHAPES:
+            raise ValueError(f"profile_shape must be one of {PROFILE_SHAPES}")
+        return value
     if name == "extension_active":
         if not isinstance(value, bool):
             raise ValueError("extension_active must be true or false")
@@ -212,7 +227,8 @@ def _retry_after_header(seconds: float) -> str:
 
 
 class Sandbox:
-    """A local stand-in for OutX's LinkedIn Data API (fetch-connections and task status)."""
+    """A local stand-in for OutX's LinkedIn Data API (fetch-connections, fetch-profile and
+    task status). Profile controls: `profiles` (a profiles.ProfileDesk)."""
 
     def __init__(
         self,
@@ -224,6 +240,7 @@ class Sandbox:
         work_time: float = 0.0,
         work_time_jitter: float = 0.0,
         result_shape: str = "object",
+        profile_shape: str = "flat",
         extension_active: bool = True,
         faults: dict[str, Any] | None = None,
         fault_endpoints: list[str] | tuple[str, ...] = FAULT_ENDPOINTS,
@@ -242,6 +259,7 @@ class Sandbox:
         self._cond = threading.Condition()
         self._stopping = threading.Event()
         self._book = ConnectionBook(connections, seed)
+        self.profiles = ProfileDesk(self._cond, self._book, seed)
         # Faults and work-time jitter draw from separate generators, so that the worker
         # thread's draws cannot reorder the request threads' fault draws.
         self._rng = random.Random(seed)
@@ -252,6 +270,7 @@ class Sandbox:
             work_time=work_time,
             work_time_jitter=work_time_jitter,
             result_shape=result_shape,
+            profile_shape=profile_shape,
             extension_active=extension_active,
             faults=faults or {},
             fault_endpoints=fault_endpoints,
@@ -470,7 +489,9 @@ class Sandbox:
     def _hang(self, seconds: float) -> None:
         self._stopping.wait(seconds)
 
-    def _create_task(self, task_input: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def _create_task(
+        self, task_input: dict[str, Any], message: str = CONNECTIONS_CREATED
+    ) -> tuple[int, dict[str, Any]]:
         with self._cond:
             if not self._settings.extension_active:
                 return 403, {"error": EXTENSION_INACTIVE}
@@ -494,7 +515,7 @@ class Sandbox:
         return 200, {
             "success": True,
             "api_agent_task_id": task.id,
-            "message": "Fetch connections task created successfully",
+            "message": message,
         }
 
     def _note_lost_answer(self, task_id: str) -> None:
@@ -561,6 +582,11 @@ class Sandbox:
         task.completed_at = self._now()
         if "task_fail" in task.faults:
             task.status = "failed"
+            return
+        if task.input.get("task_type") == PROFILE_TASK_TYPE:
+            task.status, task.output = self.profiles.fetch(
+                task.input["profile_slug"], self._settings.profile_shape
+            )
             return
         # The page is read at completion, from the list as it is now: connections added
         # or removed during a sync shift the offsets, as on LinkedIn.
@@ -633,13 +659,14 @@ ROUTES = {
     "/_sandbox/configure": ("POST", "control", "_handle_configure"),
     "/_sandbox/forget": ("POST", "control", "_handle_forget"),
     "/_sandbox/reset-stats": ("POST", "control", "_handle_reset_stats"),
+    **PROFILE_ROUTES,
 }
 
 # (HTTP status, JSON payload), or None when the handler has answered by itself.
 Answer = tuple[int, Any] | None
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(ProfileHandlers, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body go out in separate sends: without this, keep-alive requests
     # stall about 40 ms on Nagle's algorithm meeting a delayed ACK.
@@ -744,8 +771,12 @@ class _Handler(BaseHTTPRequestHandler):
     # -- API endpoints ----------------------------------------------------------------
 
     def _handle_create(self) -> Answer:
+        return self._create(parse_task_input(self._json_body()), CONNECTIONS_CREATED)
+
+    def _create(self, task_input: dict[str, Any], message: str) -> Answer:
+        """Create a task of any kind, with the faults every create may meet."""
         sandbox = self.server.sandbox
-        status, payload = sandbox._create_task(parse_task_input(self._json_body()))
+        status, payload = sandbox._create_task(task_input, message)
         if status == 200:
             lost_as = sandbox._draw_create_lost()
             if lost_as is not None:

@@ -16,6 +16,9 @@ import threading
 import typing as t
 from dataclasses import dataclass, field
 
+if t.TYPE_CHECKING:
+    from tap_linkedin_connections.outx.client import Log
+
 #: The account name of the one-account form (the ``api_key`` setting).
 DEFAULT_ACCOUNT = "default"
 
@@ -29,27 +32,53 @@ class Account:
     """One LinkedIn account: a name for its rows and the OutX key that reaches it."""
 
     name: str
-    #: The tap's settings as this account sees them: its own ``api_key`` and ``api_url``.
+    #: The tap's settings as this account sees them: its own ``api_key``, ``api_url``
+    #: and ``linkedin_export``.
     config: t.Mapping[str, t.Any] = field(repr=False)
 
 
-def accounts_from_config(config: t.Mapping[str, t.Any]) -> list[Account]:
-    """The accounts of a validated config: the ``accounts`` list, or the one ``api_key``."""
-    entries = config.get("accounts") or []
-    if not entries:
-        return [Account(DEFAULT_ACCOUNT, config)]
-    shared = {key: value for key, value in config.items() if key != "accounts"}
-    return [
-        Account(
-            entry["name"],
-            {
-                **shared,
-                "api_key": entry["api_key"],
-                "api_url": entry.get("api_url") or config["api_url"],
-            },
+@dataclass(frozen=True)
+class Accounts:
+    """The accounts of a run, and which form of the settings named them.
+
+    The one place that decides between the two forms: the one-account ``api_key``
+    setting (rows labelled ``default``, STATE right in the stream's bookmark, errors as
+    they are) and the ``accounts`` setting (each account named in logs and errors,
+    STATE under ``accounts.<name>``).
+    """
+
+    members: tuple[Account, ...]
+    #: True with the ``accounts`` setting, even when it lists a single account.
+    several: bool
+
+    @classmethod
+    def from_config(cls, config: t.Mapping[str, t.Any]) -> Accounts:
+        """The accounts of a validated config: the ``accounts`` list, or the one ``api_key``."""
+        entries = config.get("accounts") or []
+        if not entries:
+            return cls((Account(DEFAULT_ACCOUNT, config),), several=False)
+        shared = {key: value for key, value in config.items() if key != "accounts"}
+        members = tuple(
+            Account(
+                entry["name"],
+                {
+                    **shared,
+                    "api_key": entry["api_key"],
+                    "api_url": entry.get("api_url") or config["api_url"],
+                    # An export holds one member's connections: never another account's.
+                    "linkedin_export": entry.get("linkedin_export"),
+                },
+            )
+            for entry in entries
         )
-        for entry in entries
-    ]
+        return cls(members, several=True)
+
+    def __iter__(self) -> t.Iterator[Account]:
+        return iter(self.members)
+
+    def log_for(self, logger: logging.Logger, account: Account) -> Log:
+        """Where an account's lines go: naming the account when there are several."""
+        return AccountLog(logger, account.name) if self.several else logger
 
 
 # Not subscripted: LoggerAdapter is generic only for type checkers before Python 3.11.

@@ -1,0 +1,1 @@
+"""Several LinkedIn accounts in one run: who they are, their threads, their base stream."""

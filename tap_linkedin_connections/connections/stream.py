@@ -1,0 +1,149 @@
+"""The `connections` stream: every account's 1st-degree connections.
+
+Its records gain what the member's LinkedIn export and OutX's unknown keys give (see
+history/enrich.py); each account with an export says in one line per run what matched.
+
+How the accounts are read side by side, and STATE's layout, are the base stream's
+(accounts/stream.py); one account's pass is account_pass.py's.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from singer_sdk import typing as th
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from typing_extensions import override
+
+from tap_linkedin_connections.account_pass import ACCOUNT_STATE_KEYS, AccountPass
+from tap_linkedin_connections.accounts.stream import AccountsStream
+from tap_linkedin_connections.history.drift import UnknownKeys
+from tap_linkedin_connections.history.enrich import RecordEnricher, enricher_for
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+    from tap_linkedin_connections.accounts.threads import Account
+
+
+class ConnectionsStream(AccountsStream):
+    """The accounts' 1st-degree connections, one RECORD per account and person."""
+
+    name = "connections"
+    primary_keys: t.ClassVar[list[str]] = ["account", "entity_urn"]
+
+    # Records are built field by field from values already checked (see
+    # account_pass.to_record: text, a YYYY-MM-DD date, the `extra` object as OutX sent
+    # it), so the SDK's per-record type conformance would only cost time.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    schema = th.PropertiesList(
+        th.Property(
+            "account",
+            th.StringType,
+            required=True,
+            description=(
+                "Whose connection this is: the account's name in the accounts setting, "
+                "or `default` with the one-account api_key setting."
+            ),
+        ),
+        th.Property(
+            "entity_urn",
+            th.StringType,
+            required=True,
+            description="The person's LinkedIn URN (urn:li:fsd_profile:...); stable id.",
+        ),
+        th.Property("name", th.StringType, description="Full name."),
+        th.Property("first_name", th.StringType, description="First name."),
+        th.Property("last_name", th.StringType, description="Last name."),
+        th.Property("headline", th.StringType, description="Job title or description line."),
+        th.Property(
+            "public_identifier",
+            th.StringType,
+            description="Profile slug, as in https://www.linkedin.com/in/<slug>.",
+        ),
+        th.Property(
+            "profile_url",
+            th.StringType,
+            description="https://www.linkedin.com/in/<public_identifier>, derived by the tap.",
+        ),
+        th.Property(
+            "profile_image_url", th.StringType(nullable=True), description="Picture URL, or null."
+        ),
+        th.Property(
+            "connected_on",
+            th.DateType,
+            description=(
+                "When the connection was made (YYYY-MM-DD): from the member's LinkedIn "
+                "export (linkedin_export), else from a date OutX passes through; null "
+                "when neither knows."
+            ),
+        ),
+        th.Property(
+            "company",
+            th.StringType,
+            description="Company, from the LinkedIn export; null when unknown.",
+        ),
+        th.Property(
+            "position",
+            th.StringType,
+            description="Position, from the LinkedIn export; null when unknown.",
+        ),
+        th.Property(
+            "email_address",
+            th.StringType,
+            description=(
+                "Email address the connection shares with the member, from the LinkedIn "
+                "export, only with linkedin_export_emails on (personal data); else null."
+            ),
+        ),
+        th.Property(
+            "extra",
+            # No "properties" key, unlike th.ObjectType: with flattening on, the SDK
+            # would flatten an empty one away; without it, the object becomes one
+            # JSON text column.
+            th.CustomType({"type": ["object", "null"], "additionalProperties": True}),
+            description=(
+                "Keys OutX sent that the tap does not know, with their values as sent; "
+                "null when none. Their names are logged once per run."
+            ),
+        ),
+    ).to_dict()
+
+    account_state_keys = ACCOUNT_STATE_KEYS
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: The run's unknown connection keys, named once per run for every account.
+        self._unknown_keys = UnknownKeys(self.logger)
+        #: What each account's records gain (its LinkedIn export), by account name.
+        self._enrichers: dict[str, RecordEnricher] = {}
+
+    @override
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """The base stream's records; then each account's one line about its export."""
+        self._unknown_keys = UnknownKeys(self.logger)
+        self._enrichers = {}
+        try:
+            yield from super().get_records(context)
+        finally:
+            for account in self.accounts:
+                enricher = self._enrichers.get(account.name)
+                if enricher is not None and enricher.export is not None:
+                    self.log_for(account).info("%s", enricher.export.summary())
+
+    @override
+    def reader(
+        self, account: Account, state: dict[str, t.Any], checkpoint: t.Callable[[], None]
+    ) -> AccountPass:
+        """The account's pass over its connections, its export read (before any request)."""
+        enricher = enricher_for(account.config, self._unknown_keys)
+        self._enrichers[account.name] = enricher
+        return AccountPass(
+            account,
+            state,
+            checkpoint=checkpoint,
+            logger=self.log_for(account),
+            user_agent=self.user_agent,
+            enricher=enricher,
+        )
