@@ -25,11 +25,12 @@ from contextlib import closing
 from urllib.parse import quote
 
 from tap_linkedin_connections import passes
-from tap_linkedin_connections.client import CONNECTION_FIELDS, Log, MalformedPage, OutXClient
+from tap_linkedin_connections.connections.pager import ConnectionsPager, Page
+from tap_linkedin_connections.engine.ledger import TaskLedger, account_fingerprint, ledger_url
+from tap_linkedin_connections.engine.pacing import PacingRules, StateWindow, TaskPacer
 from tap_linkedin_connections.history.enrich import RecordEnricher
-from tap_linkedin_connections.ledger import TaskLedger, account_fingerprint, ledger_url
-from tap_linkedin_connections.pacing import PacingRules, StateWindow, TaskPacer
-from tap_linkedin_connections.tasks.pipeline import Page, TaskPipeline, query_for
+from tap_linkedin_connections.outx.client import Log, MalformedPage, OutXClient
+from tap_linkedin_connections.outx.kinds import CONNECTION_FIELDS
 
 if t.TYPE_CHECKING:
     from tap_linkedin_connections.accounts.threads import Account
@@ -133,9 +134,9 @@ class AccountPass:
             config, user_agent=self.user_agent, logger=self.logger, settings=self.account.settings
         )
         with closing(client):
-            pacer = self._pacer(int(current["page_size"]))
+            pacer = self._pacer()
             with closing(pacer):
-                pager = TaskPipeline.from_config(
+                pager = ConnectionsPager.from_config(
                     config,
                     client,
                     pacer,
@@ -144,11 +145,12 @@ class AccountPass:
                     logger=self.logger,
                     lookahead=1 if current["kind"] == "incremental" else None,
                     expected_total=(self.state.get("bookmark") or {}).get("total"),
+                    reads_to_end=current["kind"] == "full",
                 )
                 yield from self._read_pass(current, pager, client)
 
     def _read_pass(
-        self, current: passes.PassState, pager: TaskPipeline, client: OutXClient
+        self, current: passes.PassState, pager: ConnectionsPager, client: OutXClient
     ) -> t.Iterator[list[dict[str, t.Any]]]:
         incremental = current["kind"] == "incremental"
         bookmark = t.cast("passes.Bookmark", self.state.get("bookmark") or {})
@@ -374,8 +376,8 @@ class AccountPass:
             )
             self.outcome = "ACTIVATE_VERSION not sent: an incremental run never deletes"
 
-    def _pacer(self, page_size: int) -> TaskPacer:
-        """The account's budget; ``page_size`` is the pass's (it keeps the one it began with)."""
+    def _pacer(self) -> TaskPacer:
+        """The account's budget, shared by every kind of task it creates."""
         config = self.config
         url = ledger_url(config.get("task_ledger"))
         log: TaskLedger | StateWindow
@@ -385,5 +387,4 @@ class AccountPass:
             # Opened before any request: a ledger that cannot be opened fails the
             # account before it spends a LinkedIn action.
             log = TaskLedger(url, account_fingerprint(config["api_url"], config["api_key"]))
-        rules = PacingRules.from_config(config)
-        return TaskPacer(rules, log, query=query_for(config), page_size=page_size)
+        return TaskPacer(PacingRules.from_config(config), log)

@@ -14,10 +14,10 @@ from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
 from tap_linkedin_connections.accounts.threads import Accounts, AccountsFailed
-from tap_linkedin_connections.client import TAP_SETTINGS, OutXClient, OutXError, SettingNames
 from tap_linkedin_connections.connections.stream import ConnectionsStream
+from tap_linkedin_connections.engine.ledger import LedgerError
 from tap_linkedin_connections.history.export import ExportError
-from tap_linkedin_connections.ledger import LedgerError
+from tap_linkedin_connections.outx.client import TAP_SETTINGS, OutXClient, OutXError, SettingNames
 from tap_linkedin_connections.redaction import api_keys, redact_from_logs
 from tap_linkedin_connections.sdk import SdkTap, StoppedBySignal
 from tap_linkedin_connections.settings import CONFIG_SCHEMA

@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 
 import jsonschema
 
+from tap_linkedin_connections.engine.ledger import ledger_setting_problem
+from tap_linkedin_connections.engine.pacing import ActiveHours, zone
 from tap_linkedin_connections.history.export import export_problem
-from tap_linkedin_connections.ledger import ledger_setting_problem
-from tap_linkedin_connections.pacing import ActiveHours, zone
 
 RECENTLY_ADDED = "RECENTLY_ADDED"
 RELEVANCE = "RELEVANCE"
@@ -234,20 +234,26 @@ def _rule_problems(config: t.Mapping[str, t.Any], invalid: set[str]) -> dict[str
             "'batch_config' is not supported: the tap writes RECORD messages (a list of "
             "connections is small); remove the setting"
         )
+    problems.update(_window_problems(config))
+    return problems
+
+
+def _window_problems(config: t.Mapping[str, t.Any]) -> dict[str, str]:
+    """A ``timezone`` that is no IANA zone, ``active_hours`` that are no daily window."""
     timezone = config.get("timezone") or "UTC"
     hours = config.get("active_hours")
-    if isinstance(timezone, str):
+    if not isinstance(timezone, str):
+        return {}  # the schema names it
+    try:
+        zone(timezone)
+    except ValueError as exc:
+        return {"timezone": str(exc)}
+    if isinstance(hours, str) and hours.strip():
         try:
-            zone(timezone)
+            ActiveHours.parse(hours, timezone)
         except ValueError as exc:
-            problems["timezone"] = str(exc)
-        else:
-            if isinstance(hours, str) and hours.strip():
-                try:
-                    ActiveHours.parse(hours, timezone)
-                except ValueError as exc:
-                    problems["active_hours"] = str(exc)
-    return problems
+            return {"active_hours": str(exc)}
+    return {}
 
 
 def _api_key_problem(api_key: object, what: str) -> str | None:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from tap_linkedin_connections.client import CONNECTION_FIELDS, OutXClient
+from tap_linkedin_connections.outx.client import OutXClient
+from tap_linkedin_connections.outx.kinds import CONNECTION_FIELDS
 from tap_linkedin_connections.sandbox.drill import FAST_SANDBOX_SETTINGS
 
 #: A key that looks like a real one, so a leak would be found by searching for it.

@@ -25,7 +25,7 @@ from tests.scripted_server import Answer, ScriptedServer, task_created, task_sta
 def ledger_rows(path: Path) -> list[dict[str, t.Any]]:
     with sqlite3.connect(path) as conn:
         conn.row_factory = sqlite3.Row
-        rows = conn.execute("SELECT * FROM tap_linkedin_connections_tasks ORDER BY id")
+        rows = conn.execute("SELECT * FROM tap_linkedin_connections_task_ledger ORDER BY id")
         return [dict(row) for row in rows]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import typing as t
 
 from tap_linkedin_connections.accounts.threads import Accounts
-from tap_linkedin_connections.client import SettingNames
+from tap_linkedin_connections.outx.client import SettingNames
 from tap_linkedin_connections.sandbox import Sandbox
 from tests.helpers import API_KEY, run_tap, tap_config
 from tests.scripted_server import Answer, ScriptedServer

@@ -11,16 +11,20 @@ import socket
 
 import pytest
 
-from tap_linkedin_connections.client import ServiceUnavailable
+from tap_linkedin_connections.outx.client import ServiceUnavailable
+from tap_linkedin_connections.outx.kinds import CONNECTIONS_PAGE
 from tests.helpers import outx_client
 from tests.scripted_server import Answer, ScriptedServer, task_created
+
+PAGES = CONNECTIONS_PAGE.path
 
 
 def _retries_after(answer: Answer) -> tuple[list[bool], int]:
     seen: list[bool] = []
     with ScriptedServer([answer, task_created("t1")], []) as server:
         client = outx_client(server.url, attempts=2)
-        assert client.create_task({"start": 0, "count": 10}, before_retry=seen.append) == "t1"
+        task_id = client.create_task(PAGES, {"start": 0, "count": 10}, before_retry=seen.append)
+        assert task_id == "t1"
         client.close()
     return seen, client.counters["ambiguous_create_retries"]
 
@@ -40,7 +44,7 @@ def test_a_refused_connection_queued_nothing() -> None:
     seen: list[bool] = []
     client = outx_client(f"http://127.0.0.1:{port}", attempts=2)
     with pytest.raises(ServiceUnavailable, match="connection refused"):
-        client.create_task({"start": 0, "count": 10}, before_retry=seen.append)
+        client.create_task(PAGES, {"start": 0, "count": 10}, before_retry=seen.append)
     client.close()
     assert seen == [False]
     assert client.counters["ambiguous_create_retries"] == 0

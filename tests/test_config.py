@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tap_linkedin_connections.ledger import LedgerError, TaskLedger, ledger_setting_problem
+from tap_linkedin_connections.engine.ledger import LedgerError, TaskLedger, ledger_setting_problem
 from tests.helpers import API_KEY, run_tap, tap_config
 from tests.scripted_server import ScriptedServer, task_created, task_state
 

@@ -354,7 +354,7 @@ def _ledger_rows(pipe: Pipeline) -> list[tuple[t.Any, ...]]:
     """The task ledger's rows for the pipeline (one account: the sandbox and its key)."""
     with contextlib.closing(sqlite3.connect(pipe.workdir / "ledger.sqlite")) as conn:
         return conn.execute(
-            "SELECT start_offset, task_id, outcome FROM tap_linkedin_connections_tasks"
+            "SELECT key, task_id, outcome FROM tap_linkedin_connections_task_ledger"
         ).fetchall()
 
 

@@ -1,7 +1,6 @@
 """The task engine in process: a scripted OutX and a fake clock, in milliseconds.
 
-The fake extension runs tasks one at a time, as the real one does: a task starts once
-it exists and the one before it has ended, and takes ``duration`` seconds.
+The fake extension (tests/fake_outx.py) runs tasks one at a time, as the real one does.
 """
 
 from __future__ import annotations
@@ -12,91 +11,31 @@ import logging
 import typing as t
 
 import pytest
+import sqlalchemy as sa
 
-from tap_linkedin_connections.client import TaskGaveUp, TaskNotFound, TaskStatus
 from tap_linkedin_connections.clock import FakeClock
-from tap_linkedin_connections.pacing import PacingRules, StateWindow, TaskPacer
+from tap_linkedin_connections.connections.pager import ConnectionsPager, Page
+from tap_linkedin_connections.engine.ledger import LedgerError, TaskLedger, key_text
+from tap_linkedin_connections.engine.pacing import PacingRules, StateWindow, TaskPacer
+from tap_linkedin_connections.engine.poller import TaskSlot
+from tap_linkedin_connections.engine.runner import Queue, StopCause, TaskRunner
+from tap_linkedin_connections.engine.timing import PollSettings, PollTiming
+from tap_linkedin_connections.outx.client import TaskGaveUp
+from tap_linkedin_connections.outx.kinds import (
+    CONNECTIONS_PAGE,
+    PageKey,
+    TaskAnswer,
+    TaskKind,
+    UnreadableOutput,
+)
 from tap_linkedin_connections.passes import stride_for
-from tap_linkedin_connections.tasks.pipeline import Page, TaskPipeline
-from tap_linkedin_connections.tasks.timing import PollSettings, PollTiming
+from tests.fake_outx import FakeOutX
 
 QUERY = {"sort_type": "RECENTLY_ADDED"}
 LOGGER = logging.getLogger("test_engine")
 POLL = PollSettings(
     interval_min=5.0, interval_max=60.0, task_timeout=300.0, max_attempts=3, pickup_timeout=900.0
 )
-
-
-class FakeOutX:
-    """Answers create and poll from a script, on the fake clock.
-
-    Args:
-        clock: the fake clock.
-        total: connections in the list.
-        script: how each created task behaves, in creation order ("ok", "failed",
-            "404", "cancelled": an unknown status, "stall": running for ever,
-            "slow": ``slow`` seconds long);
-            tasks beyond the script are "ok".
-        duration: how long an ordinary task runs.
-        asleep: the extension picks nothing up.
-    """
-
-    def __init__(
-        self,
-        clock: FakeClock,
-        *,
-        total: int,
-        script: t.Sequence[str] = (),
-        duration: float = 30.0,
-        slow: float = 400.0,
-        asleep: bool = False,
-    ) -> None:
-        self.clock = clock
-        self.total = total
-        self.script = list(script)
-        self.duration = duration
-        self.slow = slow
-        self.asleep = asleep
-        self.tasks: dict[str, dict[str, t.Any]] = {}
-        self.polls: dict[str, list[float]] = {}
-        self.on_create: t.Callable[[], None] = lambda: None
-        self._free_at = 0.0  # when the extension finishes its queue
-
-    def create_task(
-        self, body: dict[str, t.Any], before_retry: t.Callable[[bool], None] | None = None
-    ) -> str:
-        self.on_create()
-        task_id = f"t{len(self.tasks) + 1}"
-        kind = self.script.pop(0) if self.script else "ok"
-        now = self.clock.monotonic()
-        starts = float("inf") if self.asleep else max(now, self._free_at)
-        runs = {"slow": self.slow, "stall": float("inf")}.get(kind, self.duration)
-        if kind != "stall":  # a stalled task's replacement is not held up here
-            self._free_at = starts + runs
-        self.tasks[task_id] = {
-            "body": body,
-            "kind": kind,
-            "created": now,
-            "starts": starts,
-            "ends": starts + runs,
-        }
-        return task_id
-
-    def task_status(self, task_id: str) -> TaskStatus:
-        now = self.clock.monotonic()
-        self.polls.setdefault(task_id, []).append(now)
-        task = self.tasks[task_id]
-        if task["kind"] == "404":
-            raise TaskNotFound("HTTP 404")
-        if now < task["starts"]:
-            return TaskStatus("pending", None)
-        if now < task["ends"]:
-            return TaskStatus("processing", None)
-        if task["kind"] in ("failed", "cancelled"):
-            return TaskStatus(task["kind"], None)
-        start, count = task["body"]["start"], task["body"]["count"]
-        page = [{"entity_urn": f"urn:li:fsd_profile:P{n}"} for n in range(start, self.total)]
-        return TaskStatus("completed", page[:count])
 
 
 def pipeline(
@@ -107,24 +46,33 @@ def pipeline(
     poll: PollSettings = POLL,
     progress: dict[str, t.Any] | None = None,
     expected_total: int | None = None,
-) -> TaskPipeline:
-    pacer = TaskPacer(PacingRules(), StateWindow([]), query=QUERY, page_size=page_size)
-    pacer.clock = outx.clock
-    return TaskPipeline(
+    reads_to_end: bool = False,
+    ledger: TaskLedger | None = None,
+    budget: int | None = None,
+    pacer: TaskPacer | None = None,
+) -> ConnectionsPager:
+    if pacer is None:
+        log = ledger if ledger is not None else StateWindow([])
+        pacer = TaskPacer(PacingRules(), log, clock=outx.clock)
+    return ConnectionsPager(
         outx,
         pacer,
+        ledger=ledger,
+        query=QUERY,
+        page_size=page_size,
         lookahead=lookahead,
         poll=poll,
-        budget=None,
+        budget=budget,
         progress=progress if progress is not None else {},  # type: ignore[arg-type]
         checkpoint=lambda: None,
         logger=LOGGER,
         expected_total=expected_total,
+        reads_to_end=reads_to_end,
         clock=outx.clock,
     )
 
 
-def read_all(pipe: TaskPipeline) -> list[Page]:
+def read_all(pipe: ConnectionsPager) -> list[Page]:
     pages = []
     while (page := pipe.next_page()) is not None:
         pages.append(page)
@@ -226,8 +174,9 @@ def test_a_pending_task_is_never_created_again_and_the_run_ends_at_the_pickup_ti
     assert set(outx.tasks) == {"t1", "t2"}
     assert clock.monotonic() - start == pytest.approx(POLL.pickup_timeout, abs=POLL.interval_max)
     assert pipe.stop_reason is not None
-    assert "has not picked up a task for 15 minutes" in pipe.stop_reason
-    assert "task t1 for offset 0 is kept for the next run" in pipe.stop_reason
+    assert pipe.stop_reason.cause is StopCause.EXTENSION_ASLEEP
+    assert "has not picked up a task for 15 minutes" in str(pipe.stop_reason)
+    assert "task t1 for offset 0 is kept for the next run" in str(pipe.stop_reason)
     assert [e["id"] for e in progress["tasks"]] == ["t1", "t2"]
 
 
@@ -289,7 +238,7 @@ def test_a_task_id_reaches_state_before_its_first_poll():
     pipe.checkpoint = lambda: saved.append(json.dumps(pipe.progress))
     outx_status = outx.task_status
 
-    def status(task_id: str) -> TaskStatus:
+    def status(task_id: str) -> TaskAnswer:
         # What an interrupted run would find in STATE: the task, with its id.
         assert f'"id": "{task_id}"' in saved[-1]
         return outx_status(task_id)
@@ -300,3 +249,313 @@ def test_a_task_id_reaches_state_before_its_first_poll():
     assert saved[0] == (
         '{"next_offset": 0, "tasks": [{"offset": 0, "id": "t1", "attempt": 1, "ids": ["t1"]}]}'
     )
+
+
+# Lost tasks: pending for ever while the extension works on (issue 17, point 6)
+
+
+def offsets_created(outx: FakeOutX) -> list[int]:
+    return [task["body"]["start"] for task in outx.tasks.values()]
+
+
+def queue_in_ledger(outx: FakeOutX, ledger: TaskLedger, offset: int) -> str:
+    """A page's task queued by another run, as that run writes it to the ledger."""
+    key = PageKey.of(QUERY, 10, offset)
+    with ledger.locked() as conn:
+        row = ledger.record(
+            conn,
+            kind=CONNECTIONS_PAGE.name,
+            key=key_text(CONNECTIONS_PAGE.key_fields(key)),
+            at=outx.clock.now(),
+        )
+    task_id = outx.create_task(CONNECTIONS_PAGE.path, CONNECTIONS_PAGE.body(key))
+    ledger.answered(row, task_id)
+    return task_id
+
+
+def test_a_task_overtaken_by_the_one_behind_it_is_created_again(caplog):
+    clock = FakeClock()
+    outx = FakeOutX(clock, total=40, script=["lost"])
+    pipe = pipeline(outx, lookahead=2)
+    start = clock.monotonic()
+    with caplog.at_level(logging.WARNING):
+        pages = read_all(pipe)
+
+    assert [p.offset for p in pages] == list(range(0, 40, stride_for(10)))
+    # One action more than the pass's six (two in flight past the end): the lost
+    # task's replacement (t3).
+    assert offsets_created(outx) == [0, 8, 0, 16, 24, 32, 40]
+    assert pipe.tasks_lost == 1
+    assert pipe.stop_reason is None
+    assert (
+        "The task for offset 0 was lost by OutX (task t2, queued after it, was picked up "
+        "while it stayed pending) (attempt 1 of 3, task t1); submitting it again"
+    ) in caplog.text
+    # Seen at the second poll of the head, not after the 900 s pickup timeout.
+    assert outx.tasks["t3"]["created"] - start <= 3 * POLL.interval_min
+
+
+def test_with_one_task_in_flight_the_next_page_the_pass_needs_anyway_finds_a_lost_one():
+    clock = FakeClock()
+    outx = FakeOutX(clock, total=40, script=["lost"])
+    # A full pass over a list of 40 (the last pass's total): the page at offset 8 is
+    # read whatever the head holds.
+    pipe = pipeline(outx, lookahead=1, expected_total=40, reads_to_end=True)
+    start = clock.monotonic()
+    pages = read_all(pipe)
+
+    assert [p.offset for p in pages] == list(range(0, 40, stride_for(10)))
+    assert offsets_created(outx) == [0, 8, 0, 16, 24, 32]
+    assert pipe.tasks_lost == 1
+    # The spare waits a task timeout; the run ends well before the pickup timeout would.
+    assert outx.tasks["t2"]["created"] - start == pytest.approx(POLL.task_timeout, abs=60)
+    assert outx.tasks["t3"]["created"] - start < POLL.pickup_timeout / 2
+
+
+def test_a_sleeping_extension_costs_no_second_task_for_any_page():
+    clock = FakeClock()
+    outx = FakeOutX(clock, total=40, asleep=True)
+    progress: dict[str, t.Any] = {}
+    pipe = pipeline(outx, lookahead=1, progress=progress, expected_total=40, reads_to_end=True)
+
+    assert pipe.next_page() is None
+    assert pipe.stop_reason is not None
+    assert pipe.stop_reason.cause is StopCause.EXTENSION_ASLEEP
+    # The spare (offset 8) is a page the pass reads anyway; offset 0 is not copied.
+    assert offsets_created(outx) == [0, 8]
+    assert [e["id"] for e in progress["tasks"]] == ["t1", "t2"]
+
+    # Chrome opens; the next run polls both kept tasks: the pass costs its five tasks.
+    outx.wake()
+    pages = read_all(pipeline(outx, lookahead=1, progress=progress, expected_total=40))
+    assert [p.offset for p in pages] == list(range(0, 40, stride_for(10)))
+    assert offsets_created(outx) == [0, 8, 16, 24, 32]
+
+
+def test_no_spare_when_the_pass_may_end_at_the_head():
+    """No earlier total, or an incremental pass: a spare might be a wasted action."""
+    for expected_total, reads_to_end in ((None, True), (40, False), (12, True)):
+        outx = FakeOutX(FakeClock(), total=40, asleep=True)
+        pipe = pipeline(outx, lookahead=1, expected_total=expected_total, reads_to_end=reads_to_end)
+        assert pipe.next_page() is None
+        assert offsets_created(outx) == [0], (expected_total, reads_to_end)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    return str(request.getfixturevalue("pg_ledger_url"))
+
+
+def test_a_ledger_task_overtaken_by_another_runs_task_is_not_handed_back(ledger_url):
+    clock = FakeClock()
+    outx = FakeOutX(clock, total=40, script=["lost"])
+    ledger = TaskLedger(ledger_url, "acct", clock)
+    # A killed run queued the page at offset 0 (OutX lost it); a run beside it queued
+    # a task after it, which the extension did, and read.
+    lost = queue_in_ledger(outx, ledger, 0)
+    clock.advance(10)
+    other = queue_in_ledger(outx, ledger, 80)
+    clock.advance(60)
+    ledger.read(other, "another pass")
+
+    # One task in flight and no spare (an incremental pass): the ledger tells.
+    pipe = pipeline(outx, lookahead=1, ledger=ledger)
+    start = clock.monotonic()
+    page = pipe.next_page()
+
+    assert page is not None
+    assert page.offset == 0
+    assert page.task_id not in (lost, other)
+    assert pipe.tasks_reused == 1
+    assert pipe.tasks_lost == 1
+    assert clock.monotonic() - start < 120  # not the pickup timeout
+    rows = {row["task_id"]: row["outcome"] for row in ledger.rows()}
+    assert rows[lost] == "lost"
+    # No later run is handed the lost task again.
+    page_0 = key_text(CONNECTIONS_PAGE.key_fields(PageKey.of(QUERY, 10, 0)))
+    assert ledger.reusable_task(CONNECTIONS_PAGE.name, page_0) == page.task_id
+    ledger.close()
+
+
+# The task id reaches STATE first, whatever the ledger does (issue 17, point 9)
+
+
+class LedgerFailingOnAnswers(TaskLedger):
+    """A ledger whose database goes away while a create's answer arrives."""
+
+    def answered(self, row: int, task_id: str) -> None:
+        raise LedgerError("the task ledger failed: OperationalError: server closed")
+
+
+def test_a_task_id_reaches_state_before_the_ledger_hears_of_it(tmp_path):
+    clock = FakeClock()
+    outx = FakeOutX(clock, total=5)
+    ledger = LedgerFailingOnAnswers(f"sqlite:///{tmp_path / 'ledger.sqlite'}", "acct", clock)
+    progress: dict[str, t.Any] = {}
+    pipe = pipeline(outx, lookahead=1, ledger=ledger, progress=progress)
+    saved: list[str] = []
+    pipe.checkpoint = lambda: saved.append(json.dumps(progress))
+
+    with pytest.raises(LedgerError):
+        pipe.next_page()
+
+    assert list(outx.tasks) == ["t1"]
+    assert '"id": "t1"' in saved[-1]
+    # The rerun polls it instead of paying for the page again.
+    (page,) = read_all(pipeline(outx, lookahead=1, progress=json.loads(saved[-1])))
+    assert page.task_id == "t1"
+    assert list(outx.tasks) == ["t1"]
+
+
+# A second kind of task through the same runner and the same budget (issue 18)
+
+
+def read_profile(output: t.Any) -> dict[str, t.Any]:
+    profile = output.get("profile") if isinstance(output, dict) else None
+    if not isinstance(profile, dict):
+        raise UnreadableOutput("the task result holds no profile")
+    return profile
+
+
+#: A stub kind, declared as a real one would be: key, endpoint, body, reader.
+PROFILE: TaskKind[str, dict[str, t.Any]] = TaskKind(
+    name="profile",
+    path="/linkedin-agent/fetch-profile",
+    body=lambda slug: {"profile_slug": slug},
+    key_fields=lambda slug: {"slug": slug},
+    describe=lambda slug: f"profile {slug}",
+    read=read_profile,
+)
+
+
+def profile_runner(outx: FakeOutX, pacer: TaskPacer, ledger: TaskLedger) -> TaskRunner[str, t.Any]:
+    return TaskRunner(
+        outx,
+        PROFILE,
+        pacer=pacer,
+        ledger=ledger,
+        poll=POLL,
+        budget=None,
+        reader="profiles of today",
+        saved=lambda: None,
+        sleep=outx.clock.sleep,
+        logger=LOGGER,
+        clock=outx.clock,
+    )
+
+
+def test_a_second_kind_runs_through_the_same_runner_and_budget(tmp_path, caplog):
+    clock = FakeClock()
+    outx = FakeOutX(clock, total=40, script=["ok", "ok", "failed"])
+    ledger = TaskLedger(f"sqlite:///{tmp_path / 'ledger.sqlite'}", "acct", clock)
+    pacer = TaskPacer(PacingRules(per_hour=4), ledger, clock=clock)
+    pages = read_all(pipeline(outx, lookahead=1, ledger=ledger, pacer=pacer, budget=2))
+    assert [p.offset for p in pages] == [0, 8]
+
+    runner = profile_runner(outx, pacer, ledger)
+    slot: TaskSlot = {"id": None, "attempt": 0, "ids": []}
+    with caplog.at_level(logging.WARNING):
+        assert runner.prepare(slot, "jane-doe", block=True)
+        done = runner.wait(slot, "jane-doe", Queue(behind=list))
+
+    assert done is not None
+    assert done.result == {"slug": "jane-doe"}
+    assert "The task for profile jane-doe failed (attempt 1 of 3, task t3)" in caplog.text
+    assert [task["path"] for task in outx.tasks.values()] == [
+        "/linkedin-agent/fetch-connections",
+        "/linkedin-agent/fetch-connections",
+        "/linkedin-agent/fetch-profile",
+        "/linkedin-agent/fetch-profile",
+    ]
+    assert outx.tasks["t4"]["body"] == {"profile_slug": "jane-doe"}
+    # One budget for the account: four creates of two kinds fill the hour.
+    wait, reservation = pacer.try_reserve(PROFILE.name, key_text({"slug": "john-roe"}))
+    assert reservation is None
+    assert wait > 3000
+    # The ledger hands a profile task back by its key, never a page's.
+    again: TaskSlot = {"id": None, "attempt": 0, "ids": []}
+    assert profile_runner(outx, pacer, ledger).prepare(again, "jane-doe", block=False)
+    assert again["id"] == "t4"
+    kinds = {row["task_id"]: row["kind"] for row in ledger.rows()}
+    assert kinds == {
+        "t1": "connections_page",
+        "t2": "connections_page",
+        "t3": "profile",
+        "t4": "profile",
+    }
+
+
+def test_a_postgresql_ledger_going_away_as_a_create_answers_loses_no_task_id(pg_ledger_url):
+    """The database refuses connections from the moment the create is sent."""
+    import psycopg
+
+    url = sa.make_url(pg_ledger_url)
+    clock = FakeClock()
+    outx = FakeOutX(clock, total=5)
+    ledger = TaskLedger(pg_ledger_url, "acct", clock)
+    admin = {"host": url.host, "port": url.port, "user": url.username, "dbname": "postgres"}
+
+    def database_goes_away() -> None:
+        with psycopg.connect(**admin, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS false')
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                [url.database],
+            )
+
+    outx.on_create = database_goes_away
+    progress: dict[str, t.Any] = {}
+    pipe = pipeline(outx, lookahead=1, ledger=ledger, progress=progress)
+    saved: list[str] = []
+    pipe.checkpoint = lambda: saved.append(json.dumps(progress))
+    try:
+        with pytest.raises(LedgerError, match=r"the task ledger .* failed"):
+            pipe.next_page()
+    finally:
+        ledger.close()
+        with psycopg.connect(**admin, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS true')
+
+    assert '"id": "t1"' in saved[-1]
+    (page,) = read_all(pipeline(outx, lookahead=1, progress=json.loads(saved[-1])))
+    assert page.task_id == "t1"
+    assert list(outx.tasks) == ["t1"]
+
+
+# Ending a pass uses up only what it read (issue 17, point 8)
+
+
+def read_pages(pipe: ConnectionsPager, count: int) -> list[Page]:
+    pages = []
+    while len(pages) < count and (page := pipe.next_page()) is not None:
+        pages.append(page)
+        pipe.consumed(page, len(page.connections))
+    return pages
+
+
+def test_an_ended_pass_uses_up_only_the_tasks_it_read(tmp_path):
+    clock = FakeClock()
+    outx = FakeOutX(clock, total=40)
+    ledger = TaskLedger(f"sqlite:///{tmp_path / 'ledger.sqlite'}", "acct", clock)
+    identity = {"account": "default", "keyword": None, "sort_type": "RECENTLY_ADDED"}
+    full = {"identity": identity, "version": 2, "kind": "full", "page_size": 10}
+    daily = {"identity": identity, "version": 1, "kind": "incremental", "page_size": 10}
+
+    # A --full-refresh pipeline reads three pages, then is killed: its STATE is lost.
+    read_pages(pipeline(outx, lookahead=1, ledger=ledger, progress=dict(full)), 3)
+    # The daily pipeline beside it reads the top of the list and ends its pass.
+    daily_pass = pipeline(outx, lookahead=1, ledger=ledger, progress=dict(daily))
+    top = daily_pass.next_page()
+    assert top is not None
+    daily_pass.consumed(top, 1, end=True)
+    daily_pass.pass_done()
+
+    # The full refresh's rerun polls its own tasks again; only the page the daily
+    # pass read (and used up) is paid for twice.
+    rerun = pipeline(outx, lookahead=1, ledger=ledger, progress=dict(full))
+    created = len(outx.tasks)
+    assert [p.offset for p in read_pages(rerun, 3)] == [0, 8, 16]
+    assert len(outx.tasks) - created == 1
+    assert rerun.tasks_reused == 2

@@ -17,14 +17,15 @@ from pathlib import Path
 import pytest
 
 from tap_linkedin_connections.clock import FakeClock
-from tap_linkedin_connections.ledger import (
-    FAILED,
+from tap_linkedin_connections.engine.ledger import (
     FRESH_TASK_SECONDS,
+    Outcome,
     TaskLedger,
     account_fingerprint,
+    key_text,
     ledger_url,
 )
-from tap_linkedin_connections.pacing import (
+from tap_linkedin_connections.engine.pacing import (
     DAY,
     HOUR,
     ActiveHours,
@@ -34,9 +35,16 @@ from tap_linkedin_connections.pacing import (
     TaskPacer,
     seconds_until_allowed,
 )
+from tap_linkedin_connections.outx.kinds import CONNECTIONS_PAGE, PageKey
 from tests.helpers import API_KEY
 
 QUERY = {"sort_type": "RECENTLY_ADDED"}
+KIND = CONNECTIONS_PAGE.name
+
+
+def page(offset: int, page_size: int = 100, query: dict[str, str] = QUERY) -> str:
+    """The ledger key of a page of connections."""
+    return key_text(CONNECTIONS_PAGE.key_fields(PageKey.of(query, page_size, offset)))
 
 
 def sqlite_url(tmp_path: Path) -> str:
@@ -52,7 +60,7 @@ def run_paced(pacer: TaskPacer, clock: FakeClock, creates: int) -> list[float]:
     moments = []
     offset = 0
     while len(moments) < creates:
-        wait, reservation = pacer.try_reserve(offset)
+        wait, reservation = pacer.try_reserve(KIND, page(offset))
         if reservation is None:
             clock.sleep(wait)
             continue
@@ -91,7 +99,7 @@ def test_ledger_setting_forms(tmp_path, monkeypatch):
 
 
 def test_a_bad_ledger_url_is_one_line_without_the_password(tmp_path):
-    from tap_linkedin_connections.ledger import LedgerError
+    from tap_linkedin_connections.engine.ledger import LedgerError
 
     with pytest.raises(LedgerError) as caught:
         TaskLedger("postgresql+psycopg://u:hunter2@127.0.0.1:1/x", "a" * 24)
@@ -107,7 +115,7 @@ def test_a_create_is_recorded_before_its_answer_and_completed_after(tmp_path):
     clock = FakeClock()
     ledger = TaskLedger(sqlite_url(tmp_path), "acct", clock)
     with ledger.locked() as conn:
-        row = ledger.record(conn, query=QUERY, page_size=100, offset=0, at=clock.now())
+        row = ledger.record(conn, kind=KIND, key=page(0), at=clock.now())
     (sending,) = ledger.rows()
     assert sending["outcome"] == "sending"
     assert sending["task_id"] is None
@@ -123,13 +131,13 @@ def test_a_create_is_recorded_before_its_answer_and_completed_after(tmp_path):
         "queued",
         clock.now(),
     )
-    assert ledger.reusable_task(QUERY, 100, 0) == "t-1"
-    assert ledger.reusable_task(QUERY, 100, 100) is None
-    assert ledger.reusable_task(QUERY, 50, 0) is None  # another page size, another page
-    assert ledger.reusable_task({"sort_type": "RELEVANCE"}, 100, 0) is None
-    assert ledger.reusable_task(QUERY, 100, 0, exclude=["t-1"]) is None
+    assert ledger.reusable_task(KIND, page(0)) == "t-1"
+    assert ledger.reusable_task(KIND, page(100)) is None
+    assert ledger.reusable_task(KIND, page(0, 50)) is None  # another page size, another page
+    assert ledger.reusable_task(KIND, page(0, query={"sort_type": "RELEVANCE"})) is None
+    assert ledger.reusable_task(KIND, page(0), exclude=["t-1"]) is None
     # Another account never sees it.
-    assert TaskLedger(sqlite_url(tmp_path), "other", clock).reusable_task(QUERY, 100, 0) is None
+    assert TaskLedger(sqlite_url(tmp_path), "other", clock).reusable_task(KIND, page(0)) is None
 
 
 def test_failed_stale_and_used_up_tasks_are_not_reread(tmp_path):
@@ -137,25 +145,26 @@ def test_failed_stale_and_used_up_tasks_are_not_reread(tmp_path):
     ledger = TaskLedger(sqlite_url(tmp_path), "acct", clock)
     for offset, task_id in ((0, "t-0"), (100, "t-1"), (200, "t-2")):
         with ledger.locked() as conn:
-            row = ledger.record(conn, query=QUERY, page_size=100, offset=offset, at=clock.now())
+            row = ledger.record(conn, kind=KIND, key=page(offset), at=clock.now())
         ledger.answered(row, task_id)
-    ledger.task_outcome("t-1", FAILED)
-    assert ledger.reusable_task(QUERY, 100, 0) == "t-0"
-    assert ledger.reusable_task(QUERY, 100, 100) is None
+    ledger.task_outcome("t-1", Outcome.FAILED)
+    assert ledger.reusable_task(KIND, page(0)) == "t-0"
+    assert ledger.reusable_task(KIND, page(100)) is None
 
     clock.advance(FRESH_TASK_SECONDS + 1)
-    assert ledger.reusable_task(QUERY, 100, 200) is None  # too old to trust
+    assert ledger.reusable_task(KIND, page(200)) is None  # too old to trust
 
     clock.moment -= FRESH_TASK_SECONDS + 1
-    ledger.pass_done(QUERY, 100)
-    assert ledger.reusable_task(QUERY, 100, 0) is None
+    ledger.read("t-0", "the pass")
+    ledger.pass_ended("the pass")
+    assert ledger.reusable_task(KIND, page(0)) is None
 
 
 def test_a_not_queued_answer_costs_no_budget(tmp_path):
     clock = FakeClock()
     ledger = TaskLedger(sqlite_url(tmp_path), "acct", clock)
     with ledger.locked() as conn:
-        row = ledger.record(conn, query=QUERY, page_size=100, offset=0, at=clock.now())
+        row = ledger.record(conn, kind=KIND, key=page(0), at=clock.now())
     ledger.not_queued(row)
     with ledger.locked() as conn:
         assert ledger.creation_times(conn, clock.now() - 10) == []
@@ -199,7 +208,7 @@ def test_the_state_window_stands_in_for_the_ledger():
 def test_hourly_cap_holds_in_every_rolling_hour(tmp_path):
     clock = FakeClock()
     ledger = TaskLedger(sqlite_url(tmp_path), "acct", clock)
-    pacer = TaskPacer(PacingRules(per_hour=50), ledger, query=QUERY, clock=clock)
+    pacer = TaskPacer(PacingRules(per_hour=50), ledger, clock=clock)
     moments = run_paced(pacer, clock, 160)
     assert most_in_any(moments, HOUR) == 50
     assert moments[-1] - moments[0] >= 3 * HOUR
@@ -209,7 +218,7 @@ def test_daily_cap_holds_in_every_rolling_day(tmp_path):
     clock = FakeClock()
     ledger = TaskLedger(sqlite_url(tmp_path), "acct", clock)
     rules = PacingRules(per_hour=50, per_day=400)
-    pacer = TaskPacer(rules, ledger, query=QUERY, clock=clock)
+    pacer = TaskPacer(rules, ledger, clock=clock)
     moments = run_paced(pacer, clock, 900)
     assert most_in_any(moments, DAY) == 400
     assert most_in_any(moments, HOUR) <= 50
@@ -220,7 +229,7 @@ def test_default_spacing_spreads_creates(tmp_path):
     clock = FakeClock()
     ledger = TaskLedger(sqlite_url(tmp_path), "acct", clock)
     rules = PacingRules(spacing_min=10, spacing_max=30)
-    pacer = TaskPacer(rules, ledger, query=QUERY, clock=clock, rng=random.Random(5))
+    pacer = TaskPacer(rules, ledger, clock=clock, rng=random.Random(5))
     gaps = [b - a for a, b in itertools.pairwise(run_paced(pacer, clock, 300))]
     print(
         f"spacing 10-30 s alone: smallest gap {min(gaps):.1f} s, "
@@ -236,7 +245,7 @@ def test_default_pacing_over_a_day(tmp_path):
     clock = FakeClock()
     ledger = TaskLedger(sqlite_url(tmp_path), "acct", clock)
     rules = PacingRules(per_hour=50, per_day=400, spacing_min=10, spacing_max=30)
-    pacer = TaskPacer(rules, ledger, query=QUERY, clock=clock, rng=random.Random(5))
+    pacer = TaskPacer(rules, ledger, clock=clock, rng=random.Random(5))
     moments = run_paced(pacer, clock, 450)
     gaps = [b - a for a, b in itertools.pairwise(moments)]
     first_fifty = moments[49] - moments[0]
@@ -255,9 +264,9 @@ def test_spacing_is_account_wide_not_per_run(tmp_path):
     rules = PacingRules(spacing_min=10, spacing_max=10)
     first = TaskPacer(rules, TaskLedger(sqlite_url(tmp_path), "acct", clock), clock=clock)
     second = TaskPacer(rules, TaskLedger(sqlite_url(tmp_path), "acct", clock), clock=clock)
-    assert first.try_reserve(0)[1] is not None
+    assert first.try_reserve(KIND, page(0))[1] is not None
     clock.advance(3)
-    wait, reservation = second.try_reserve(0)
+    wait, reservation = second.try_reserve(KIND, page(0))
     assert reservation is None
     assert wait == pytest.approx(7)
 
@@ -266,15 +275,15 @@ def test_lost_answers_count_against_the_budget(tmp_path):
     """Half the answers lost: every attempt counts, so the hour still holds 10 creates."""
     clock = FakeClock()
     ledger = TaskLedger(sqlite_url(tmp_path), "acct", clock)
-    pacer = TaskPacer(PacingRules(per_hour=10), ledger, query=QUERY, clock=clock)
+    pacer = TaskPacer(PacingRules(per_hour=10), ledger, clock=clock)
     for attempt in range(10):
-        wait, reservation = pacer.try_reserve(0)
+        wait, reservation = pacer.try_reserve(KIND, page(0))
         assert wait == 0
         assert reservation is not None
         if attempt % 2 == 0:
             assert reservation.row is not None
             ledger.answered(reservation.row, f"t-{attempt}")
-    wait, reservation = pacer.try_reserve(0)
+    wait, reservation = pacer.try_reserve(KIND, page(0))
     assert reservation is None
     assert wait == pytest.approx(HOUR)
 
@@ -307,11 +316,11 @@ def test_no_create_outside_active_hours_and_the_run_ends_when_they_close(tmp_pat
     with pytest.raises(
         PacingStop, match=r"outside active_hours 08:00-09:00 Europe/Paris; .*06:00:00 UTC"
     ):
-        pacer.try_reserve(0)
+        pacer.try_reserve(KIND, page(0))
     clock.moment = 1782887400.0  # 08:30
-    assert pacer.try_reserve(0)[1] is not None
+    assert pacer.try_reserve(KIND, page(0))[1] is not None
     clock.advance(600)  # 08:40: the next create would fall at 09:10
-    wait, reservation = pacer.try_reserve(100)
+    wait, reservation = pacer.try_reserve(KIND, page(100))
     assert reservation is None
     with pytest.raises(PacingStop, match="end before the next task"):
         pacer.check_wait(wait)
@@ -328,7 +337,7 @@ def test_a_wait_beyond_an_hour_ends_the_run(tmp_path):
         PacingRules(per_day=2), TaskLedger(sqlite_url(tmp_path), "acct", clock), clock=clock
     )
     run_paced(pacer, clock, 2)
-    wait, reservation = pacer.try_reserve(200)
+    wait, reservation = pacer.try_reserve(KIND, page(200))
     assert reservation is None
     with pytest.raises(PacingStop, match="allows the next task at"):
         pacer.check_wait(wait)
@@ -340,15 +349,15 @@ def test_a_wait_beyond_an_hour_ends_the_run(tmp_path):
 RESERVER = textwrap.dedent(
     """
     import sys, time
-    from tap_linkedin_connections.ledger import TaskLedger
-    from tap_linkedin_connections.pacing import PacingRules, TaskPacer
+    from tap_linkedin_connections.engine.ledger import TaskLedger
+    from tap_linkedin_connections.engine.pacing import PacingRules, TaskPacer
     url, start_at = sys.argv[1], float(sys.argv[2])
     pacer = TaskPacer(PacingRules(per_hour=15), TaskLedger(url, "shared"))
     while time.time() < start_at:
         time.sleep(0.001)
     made = 0
     for attempt in range(40):
-        wait, reservation = pacer.try_reserve(attempt)
+        wait, reservation = pacer.try_reserve("connections_page", str(attempt))
         made += reservation is not None
     print(made)
     """
@@ -399,8 +408,31 @@ def test_postgresql_ledger_reads_back_like_sqlite(pg_ledger_url):
     clock = FakeClock()
     ledger = TaskLedger(pg_ledger_url, "acct", clock)
     with ledger.locked() as conn:
-        row = ledger.record(conn, query=QUERY, page_size=100, offset=0, at=clock.now())
+        row = ledger.record(conn, kind=KIND, key=page(0), at=clock.now())
     ledger.answered(row, "t-1")
-    assert ledger.reusable_task(QUERY, 100, 0) == "t-1"
-    assert json.loads(ledger.rows()[0]["query"]) == QUERY
+    assert ledger.reusable_task(KIND, page(0)) == "t-1"
+    (row,) = ledger.rows()
+    assert row["kind"] == "connections_page"
+    assert json.loads(row["key"]) == {"query": QUERY, "page_size": 100, "offset": 0}
     ledger.close()
+
+
+def test_a_clock_set_back_never_makes_a_wait_longer_than_its_window(tmp_path):
+    """50 creates in the last hour, then the clock goes back 3 h (issue 17, point 10)."""
+    clock = FakeClock()
+    ledger = TaskLedger(sqlite_url(tmp_path), "acct", clock)
+    pacer = TaskPacer(PacingRules(per_hour=50), ledger, clock=clock)
+    for offset in range(50):
+        assert pacer.try_reserve(KIND, page(offset))[1] is not None
+        clock.advance(60)
+    clock.moment -= 3 * HOUR
+    set_back = clock.now()
+
+    first, second = run_paced(pacer, clock, 2)
+
+    # The creates "in the future" count from when this run first saw them, and age:
+    # one hour's wait, not until the clock catches up with them (3 h and more).
+    print(f"clock set back 3 h: the next create after {(first - set_back) / HOUR:.2f} h")
+    assert first - set_back <= HOUR
+    assert max(clock.slept) <= HOUR
+    assert second - first < 1  # they have all left the hour: no second wait

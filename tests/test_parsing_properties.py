@@ -10,9 +10,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tap_linkedin_connections.account_pass import to_record
-from tap_linkedin_connections.client import CONNECTION_FIELDS, OutXError, connections_in
+from tap_linkedin_connections.connections.pager import Page
 from tap_linkedin_connections.connections.stream import ConnectionsStream
-from tap_linkedin_connections.tasks.pipeline import Page
+from tap_linkedin_connections.engine.runner import read_result
+from tap_linkedin_connections.outx.client import OutXError
+from tap_linkedin_connections.outx.kinds import (
+    CONNECTION_FIELDS,
+    CONNECTIONS_PAGE,
+    PageKey,
+    TaskStatus,
+)
 from tests.helpers import outx_client
 from tests.scripted_server import Answer, ScriptedServer
 
@@ -40,8 +47,9 @@ outputs = st.one_of(
 
 
 def records_or_error(output: object) -> list[dict]:
+    # As the engine reads a completed task's output, and the stream its connections.
     page = Page(offset=200, connections=[], task_id="task-1")
-    page.connections = connections_in(output)
+    page.connections = read_result(CONNECTIONS_PAGE, PageKey.of({}, 100, 200), "task-1", output)
     return [to_record(c, page, i, "default") for i, c in enumerate(page.connections)]
 
 
@@ -93,6 +101,7 @@ def test_any_status_answer_is_read_or_refused_clearly(status_server, body, statu
     except OutXError as exc:
         assert_one_line(exc)
     else:
-        assert isinstance(answer.status, str)
+        assert isinstance(answer.status, TaskStatus)
+        assert isinstance(answer.said, str)
     finally:
         client.close()

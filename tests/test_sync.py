@@ -8,7 +8,7 @@ import time
 import jsonschema
 import pytest
 
-from tap_linkedin_connections.client import CONNECTION_FIELDS
+from tap_linkedin_connections.outx.kinds import CONNECTION_FIELDS
 from tests.helpers import bookmark, expected_records, run_tap_in_process, tap_config
 
 SCHEMA_FIELDS = {

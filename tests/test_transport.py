@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from tap_linkedin_connections.client import OutXClient, ServiceUnavailable
+from tap_linkedin_connections.outx.client import OutXClient, ServiceUnavailable
+from tap_linkedin_connections.outx.kinds import TaskStatus
 from tests.helpers import API_KEY, run_tap, tap_config
 from tests.scripted_server import (
     Answer,
@@ -131,7 +132,7 @@ def test_a_whole_answer_within_the_deadline_is_read():
     with ScriptedServer([], [task_state("t1", "processing")]) as server:
         client = _client(server.url, timeout=1.0)
         for _ in range(20):  # a kept-alive connection, request after request
-            assert client.task_status("t1").status == "processing"
+            assert client.task_status("t1").status is TaskStatus.PROCESSING
         client.close()
     assert len(server.received) == 20
 

@@ -32,8 +32,8 @@ from tap_linkedin_connections.accounts.threads import (
     Records,
     side_by_side,
 )
-from tap_linkedin_connections.client import Log, OutXError
-from tap_linkedin_connections.ledger import LedgerError
+from tap_linkedin_connections.engine.ledger import LedgerError
+from tap_linkedin_connections.outx.client import Log, OutXError
 from tap_linkedin_connections.sdk import SdkStream
 
 if t.TYPE_CHECKING:

@@ -16,10 +16,10 @@ import threading
 import typing as t
 from dataclasses import dataclass, field
 
-from tap_linkedin_connections.client import TAP_SETTINGS, SettingNames
+from tap_linkedin_connections.outx.client import TAP_SETTINGS, SettingNames
 
 if t.TYPE_CHECKING:
-    from tap_linkedin_connections.client import Log
+    from tap_linkedin_connections.outx.client import Log
 
 #: The account name of the one-account form (the ``api_key`` setting).
 DEFAULT_ACCOUNT = "default"

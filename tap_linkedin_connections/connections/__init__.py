@@ -1,1 +1,2 @@
-"""The `connections` stream: offset pages of an account's list, its passes and records."""
+"""The `connections` stream (stream.py): an account's list read in offset pages over the
+task engine (pager.py), its passes and records."""

@@ -16,8 +16,8 @@ import typing as t
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
-from tap_linkedin_connections.client import Log
 from tap_linkedin_connections.history.export import parse_connected_on
+from tap_linkedin_connections.outx.client import Log
 
 #: The names under which OutX may pass LinkedIn's connection date, first one wins.
 DATE_KEYS = ("createdAt", "connectedAt", "connected_at")

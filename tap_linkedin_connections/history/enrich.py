@@ -10,9 +10,9 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
-from tap_linkedin_connections.client import CONNECTION_FIELDS
 from tap_linkedin_connections.history.drift import UnknownKeys, passthrough
 from tap_linkedin_connections.history.export import ExportError, ExportMatcher, read_export
+from tap_linkedin_connections.outx.kinds import CONNECTION_FIELDS
 
 DOCUMENTED = frozenset(CONNECTION_FIELDS)
 

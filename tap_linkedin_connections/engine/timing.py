@@ -1,6 +1,6 @@
 """Poll timing, pure: when to poll a task next and how long tasks take.
 
-Nothing here reads a clock: the pipeline hands in the moments it saw, so the timing can
+Nothing here reads a clock: the poller hands in the moments it saw, so the timing can
 be tested with plain numbers.
 """
 

@@ -1,6 +1,7 @@
 """Progress lines: what a run has done so far and how long it has left.
 
-Handed a snapshot of counts, never the pipeline itself.
+Handed a snapshot of counts, never the runner or its owner: whoever reads through the
+runner counts its results and records, and estimates the tasks left.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import typing as t
 from dataclasses import dataclass
 
 if t.TYPE_CHECKING:
-    from tap_linkedin_connections.client import Log
+    from tap_linkedin_connections.outx.client import Log
 
 
 class Outlook(t.Protocol):
@@ -24,13 +25,21 @@ class Outlook(t.Protocol):
 class Snapshot:
     """A run's counts at one moment."""
 
-    pages: int
+    results: int  # completed tasks handed out (pages)
     records: int
     tasks_created: int
     polls: int
     waiting_for: str
-    next_offset: int
+    tasks_left: int | None  # None: no estimate (nothing to compare with)
     duration_estimate: float | None
+
+
+@dataclass(frozen=True)
+class Nouns:
+    """How the lines name results and records."""
+
+    results: str = "pages"
+    records: str = "connections"
 
 
 class ProgressLog:
@@ -40,9 +49,8 @@ class ProgressLog:
         logger: where the lines go.
         interval: seconds between two lines.
         started: when the run began (the clock's monotonic time).
-        stride: offsets between two regular pages.
-        expected_total: connections the last pass found, for the time-left estimate.
         outlook: pacing's view of the time left.
+        nouns: how results and records are named.
     """
 
     def __init__(
@@ -51,35 +59,35 @@ class ProgressLog:
         *,
         interval: float,
         started: float,
-        stride: int,
-        expected_total: int | None,
         outlook: Outlook,
+        nouns: Nouns = Nouns(),  # frozen: one default for every instance is safe
     ) -> None:
         self.logger = logger
         self.interval = interval
         self.started = started
-        self.stride = stride
-        self.expected_total = int(expected_total) if expected_total is not None else None
         self.outlook = outlook
+        self.nouns = nouns
         self.next_due = started + interval
 
     def time_left(self, snapshot: Snapshot) -> str:
         estimate = snapshot.duration_estimate
-        if self.expected_total is None or not estimate:
+        left = snapshot.tasks_left
+        if left is None or not estimate:
             return "unknown (no earlier pass to compare with)"
-        pages_left = max(0, self.expected_total - snapshot.next_offset) // self.stride + 1
         # Caps and spacing may set the pace rather than the extension.
-        seconds = max(pages_left * estimate, self.outlook.seconds_left(pages_left))
-        left = f"about {seconds / 60:.0f} min ({pages_left} pages)"
-        return left + self.outlook.window_note(seconds)
+        seconds = max(left * estimate, self.outlook.seconds_left(left))
+        text = f"about {seconds / 60:.0f} min ({left} {self.nouns.results})"
+        return text + self.outlook.window_note(seconds)
 
     def log(self, now: float, snapshot: Snapshot) -> None:
         self.next_due = now + self.interval
         self.logger.info(
-            "Progress: %d pages, %d connections, %d tasks created, %d polls in %.0fs; "
+            "Progress: %d %s, %d %s, %d tasks created, %d polls in %.0fs; "
             "waiting for %s; time left: %s",
-            snapshot.pages,
+            snapshot.results,
+            self.nouns.results,
             snapshot.records,
+            self.nouns.records,
             snapshot.tasks_created,
             snapshot.polls,
             now - self.started,

@@ -10,10 +10,12 @@ rules, per account (every run on the same key and API URL shares them):
   ``task_spacing_max_seconds`` (never below the minimum, whichever run created the last);
 - no create outside ``active_hours`` in ``timezone``.
 
-Every create that may have reached OutX counts, a retry after a lost answer included:
-each attempt is a reservation here. The creation times come from the task ledger (all
-runs on the account) or, with the ledger off, from STATE (this state's runs only).
-Times in the future (clock skew, state moved between hosts) are taken as now.
+Every create that may have reached OutX counts, whatever its kind, a retry after a lost
+answer included: each attempt is a reservation here, of one task key. The creation times
+come from the task ledger (all runs on the account) or, with the ledger off, from STATE
+(this state's runs only). A time in the future (a clock set back, state moved between
+hosts) counts as made when this run first saw it, and ages from there (see
+``counted_at``): no wait is longer than its window.
 """
 
 from __future__ import annotations
@@ -27,9 +29,6 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tap_linkedin_connections.clock import REAL_CLOCK, Clock
-
-if t.TYPE_CHECKING:
-    from tap_linkedin_connections.ledger import TaskLedger
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -143,12 +142,26 @@ class PacingRules:
         return rng.uniform(self.spacing_min, high) if high > 0 else 0.0
 
 
+def counted_at(moment: float, now: float, first_seen: float | None) -> float:
+    """When a create counts as made, for pacing at ``now``.
+
+    Its own time, unless that is in the future (the clock was set back, or another host's
+    runs ahead): then when this run first saw it (``first_seen``; ``now`` at the first
+    look). Taken as "now" at every look, such a create would never age, and an hourly
+    cap would wait for the clock to catch up, hours on end.
+    """
+    if first_seen is not None:
+        return min(moment, first_seen)
+    return min(moment, now)
+
+
 def seconds_until_allowed(
     times: t.Iterable[float], now: float, rules: PacingRules, gap: float
 ) -> float:
     """How long until one more create keeps within the caps and the gap; 0 if now.
 
     ``times`` are the creates that count (any order); future ones are taken as now.
+    The wait is never longer than a cap's window or the gap.
     """
     moments = sorted(min(moment, now) for moment in times)
     waits = [0.0]
@@ -164,11 +177,10 @@ def seconds_until_allowed(
     return max(waits)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Reservation:
     """One create attempt, counted before it is sent; ``row`` is its ledger row."""
 
-    offset: int
     row: int | None = None
 
 
@@ -179,15 +191,7 @@ class CreationLog(t.Protocol):
 
     def creation_times(self, conn: t.Any, since: float) -> list[float]: ...
 
-    def record(
-        self,
-        conn: t.Any,
-        *,
-        query: t.Mapping[str, t.Any],
-        page_size: int,
-        offset: int,
-        at: float,
-    ) -> int | None: ...
+    def record(self, conn: t.Any, *, kind: str, key: str, at: float) -> int | None: ...
 
 
 def _to_text(moment: float) -> str:
@@ -219,15 +223,7 @@ class StateWindow:
         moments = [m for m in map(_from_text, self.window) if m is not None]
         return [m for m in moments if m > since]
 
-    def record(
-        self,
-        conn: t.Any,
-        *,
-        query: t.Mapping[str, t.Any],
-        page_size: int,
-        offset: int,
-        at: float,
-    ) -> int | None:
+    def record(self, conn: t.Any, *, kind: str, key: str, at: float) -> int | None:
         kept = sorted(m for m in self.creation_times(None, at - self.keep))
         self.window[:] = [_to_text(m) for m in [*kept, at]]
         return None
@@ -236,10 +232,11 @@ class StateWindow:
 class TaskPacer:
     """Decides when the next create may go, and counts it (one transaction).
 
+    One per account: every kind of task the account's runs create shares it.
+
     Args:
         rules: the limits.
         log: where the creation times are kept (a TaskLedger or a StateWindow).
-        query, page_size: what the creates ask for (written to the ledger).
         clock: time and sleep.
         rng: draws the gaps (seeded in tests).
     """
@@ -249,37 +246,43 @@ class TaskPacer:
         rules: PacingRules,
         log: CreationLog,
         *,
-        query: t.Mapping[str, t.Any] | None = None,
-        page_size: int = 100,
         clock: Clock = REAL_CLOCK,
         rng: random.Random | None = None,
     ) -> None:
         self.rules = rules
         self.log = log
-        self.query = dict(query or {})
-        self.page_size = page_size
         self.clock = clock
         self.rng = rng or random.Random()
         self.gap = rules.draw_gap(self.rng)
         self.reserved = 0  # attempts this run counted
-
-    @property
-    def ledger(self) -> TaskLedger | None:
-        from tap_linkedin_connections.ledger import TaskLedger
-
-        return self.log if isinstance(self.log, TaskLedger) else None
+        self._first_seen: dict[float, float] = {}  # future creation times: see counted_at
 
     def close(self) -> None:
-        """Release the ledger's connections, if any."""
-        if self.ledger is not None:
-            self.ledger.close()
+        """Release the log's connections, if it holds any."""
+        close = getattr(self.log, "close", None)
+        if close is not None:
+            close()
 
     def counts(self) -> tuple[int, int]:
         """Creates that count in the last hour and the last day."""
         now = self.clock.now()
         with self.log.locked() as conn:
-            times = [min(m, now) for m in self.log.creation_times(conn, now - DAY)]
+            times = self._counted(self.log.creation_times(conn, now - DAY), now)
         return sum(1 for m in times if now - m < HOUR), len(times)
+
+    def cap_note(self) -> str | None:
+        """Which cap holds the next create back, in words; None if only the spacing does."""
+        rules = self.rules
+        hour, day = self.counts()
+        if rules.per_hour and hour >= rules.per_hour:
+            return (
+                f"{hour} tasks were created in the last hour (max_tasks_per_hour={rules.per_hour})"
+            )
+        if rules.per_day and day >= rules.per_day:
+            return (
+                f"{day} tasks were created in the last 24 hours (max_tasks_per_day={rules.per_day})"
+            )
+        return None
 
     def closed_until(self) -> float | None:
         """When active hours open again, if they are closed now; None if open."""
@@ -289,8 +292,9 @@ class TaskPacer:
             return None
         return hours.next_opening(now)
 
-    def try_reserve(self, offset: int) -> tuple[float, Reservation | None]:
-        """Count one create now if the rules allow: (0, reservation), else (wait, None).
+    def try_reserve(self, kind: str, key: str) -> tuple[float, Reservation | None]:
+        """Count one create of this task now if the rules allow: (0, reservation), else
+        (wait, None). ``kind`` and ``key`` are what the ledger keys the task by.
 
         Raises PacingStop outside active hours.
         """
@@ -299,16 +303,14 @@ class TaskPacer:
             raise PacingStop(f"outside active_hours {self._window_text()}; {_opens_text(opens)}")
         now = self.clock.now()
         with self.log.locked() as conn:
-            times = self.log.creation_times(conn, now - DAY)
+            times = self._counted(self.log.creation_times(conn, now - DAY), now)
             wait = seconds_until_allowed(times, now, self.rules, self.gap)
             if wait > 0:
                 return wait, None
-            row = self.log.record(
-                conn, query=self.query, page_size=self.page_size, offset=offset, at=now
-            )
+            row = self.log.record(conn, kind=kind, key=key, at=now)
         self.gap = self.rules.draw_gap(self.rng)
         self.reserved += 1
-        return 0.0, Reservation(offset, row)
+        return 0.0, Reservation(row)
 
     def check_wait(self, wait: float) -> None:
         """PacingStop if a wait this long should end the run rather than be slept."""
@@ -347,6 +349,14 @@ class TaskPacer:
         if now + seconds <= closes:
             return ""
         return f"; active_hours close at {_utc_text(closes)}, the next run goes on from there"
+
+    def _counted(self, times: t.Iterable[float], now: float) -> list[float]:
+        """The creation times as pacing counts them (see counted_at)."""
+        times = list(times)
+        for moment in times:
+            if moment > now:
+                self._first_seen.setdefault(moment, now)
+        return [counted_at(m, now, self._first_seen.get(m)) for m in times]
 
     def _window_text(self) -> str:
         hours = self.rules.active_hours

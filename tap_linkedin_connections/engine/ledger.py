@@ -5,18 +5,27 @@ every few minutes), so a killed pipeline forgets every task it created. The ledg
 not: a row is written *before* each create request (the request may reach OutX even if
 its answer is lost) and completed with the task id as soon as the answer arrives.
 
-From it come two things:
+A row is keyed by (account, task kind, key): the kind's name and the key's fields as
+canonical JSON (see outx/kinds.py). From the rows come:
 
-- the account's pacing budget: every run on the account, whatever its STATE, counts
-  the same rows (see ``pacing.py``);
+- the account's pacing budget: every run on the account, whatever its STATE and
+  whichever kind of task it creates, counts the same rows (see ``pacing.py``);
 - resumption: a run whose STATE lost its pass re-polls the tasks the ledger knows for
-  each page (``reusable_task``) instead of creating them again.
+  each key (``reusable_task``) instead of creating them again;
+- evidence about OutX's queue: the tasks queued on the account after a given one
+  (``queued_after``; see ``queue.py``).
 
 Storage is SQLAlchemy Core, so one code serves a SQLite file (the default, in the
 user's state directory) and a PostgreSQL URL (for pipelines spread over machines or
 ephemeral containers). The budget check and the insert run in one transaction that
 holds a per-account lock (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-level
 advisory lock), so concurrent runs cannot both spend the last slot.
+
+The first schema (``tap_linkedin_connections_tasks``: query, page_size, start_offset)
+held only pages of connections; it is migrated once, on open, under a lock: its rows
+move to the keyed table as kind ``connections_page`` (see ``_migrate_v1``) and the old
+table is dropped. Every process sharing a ledger must be upgraded together: a release
+from before would start an empty table of the first schema, and count none of the rows.
 
 An account is a fingerprint of the API URL and key (sha256, truncated): the key itself
 is never stored.
@@ -25,6 +34,7 @@ is never stored.
 from __future__ import annotations
 
 import contextlib
+import enum
 import hashlib
 import json
 import re
@@ -49,37 +59,53 @@ FRESH_TASK_SECONDS = 3 * 3600.0
 #: resumption FRESH_TASK_SECONDS.
 KEPT_SECONDS = 7 * 86400.0
 
-# What became of a create. SENDING stays when the answer never arrived: the task may
-# exist, so it counts against the budget like a created one.
-SENDING = "sending"
-NOT_QUEUED = "not_queued"  # the answer proved nothing was queued (HTTP 429, refused)
-QUEUED = "queued"
-COMPLETED = "completed"  # its page was read (and may be read again, see REUSABLE)
-FAILED = "failed"
-NOT_FOUND = "not_found"
-STALLED = "stalled"
+#: The most later tasks ``queued_after`` returns: enough to see the queue move.
+LATER_TASKS_LOOKED_AT = 5
 
-#: Outcomes whose task may be polled again for its page.
-REUSABLE = (QUEUED, COMPLETED)
+
+class Outcome(enum.Enum):
+    """What became of a create; the value is what the ledger stores."""
+
+    #: Sent, no answer yet. It stays when the answer never arrived: the task may exist,
+    #: so it counts against the budget like a created one.
+    SENDING = "sending"
+    NOT_QUEUED = "not_queued"  # the answer proved nothing was queued (HTTP 429, refused)
+    QUEUED = "queued"
+    COMPLETED = "completed"  # its result was read (and may be read again, see REUSABLE)
+    FAILED = "failed"
+    NOT_FOUND = "not_found"
+    STALLED = "stalled"  # timed out while running
+    LOST = "lost"  # overtaken in OutX's queue while pending (see queue.py)
+
+
+#: Outcomes whose task may be polled again for its result.
+REUSABLE = (Outcome.QUEUED, Outcome.COMPLETED)
 
 metadata = sa.MetaData()
 
 tasks = sa.Table(
-    "tap_linkedin_connections_tasks",
+    "tap_linkedin_connections_task_ledger",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("account", sa.String(32), nullable=False),
-    sa.Column("query", sa.Text, nullable=False),  # the body's fields but start and count
-    sa.Column("page_size", sa.Integer, nullable=False),
-    sa.Column("start_offset", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("key", sa.Text, nullable=False),  # the key's fields, canonical JSON
     sa.Column("created_at", sa.Float, nullable=False),  # when the request was about to go
     sa.Column("answered_at", sa.Float),
     sa.Column("task_id", sa.String(100)),
     sa.Column("outcome", sa.String(20), nullable=False),
-    # Set once a pass that used the task ended: later passes read the list afresh.
-    sa.Column("pass_done", sa.Boolean, nullable=False, default=False),
-    sa.Index("ix_tap_linkedin_connections_tasks_account", "account", "created_at"),
+    # Who read the task's result last: a pass, by its reader token (see ``read``).
+    sa.Column("read_by", sa.String(32)),
+    # Set once the pass that read the task ended: later passes read afresh.
+    sa.Column("used", sa.Boolean, nullable=False, default=False),
+    sa.Index("ix_tap_linkedin_connections_task_ledger_account", "account", "created_at"),
+    sa.Index("ix_tap_linkedin_connections_task_ledger_task", "task_id"),
 )
+
+#: The first schema's table, as the release before the task kinds wrote it.
+V1_TABLE = "tap_linkedin_connections_tasks"
+#: Its rows were all pages of connections: the kind they become.
+V1_KIND = "connections_page"
 
 
 class LedgerError(Exception):
@@ -166,9 +192,9 @@ def describe(url: str) -> str:
         return "(an unreadable URL)"
 
 
-def query_text(query: t.Mapping[str, t.Any]) -> str:
-    """A task's query as one canonical string (equal queries, equal text)."""
-    return json.dumps(dict(query), sort_keys=True, separators=(",", ":"))
+def key_text(fields: t.Mapping[str, t.Any]) -> str:
+    """A task key's fields as one canonical string (equal fields, equal text)."""
+    return json.dumps(dict(fields), sort_keys=True, separators=(",", ":"))
 
 
 class TaskLedger:
@@ -199,14 +225,12 @@ class TaskLedger:
         """A transaction holding this account's lock until it ends."""
         try:
             with self.engine.begin() as conn:
-                if self.engine.dialect.name == "postgresql":
-                    conn.execute(
-                        sa.text("SELECT pg_advisory_xact_lock(:key)"),
-                        {"key": _lock_key(self.account)},
-                    )
+                _lock(conn, self.account)
                 yield conn
         except sa.exc.SQLAlchemyError as exc:
             raise LedgerError(_failure(self.url, "failed", exc)) from None
+
+    # Pacing (see pacing.CreationLog): read and written under ``locked``
 
     def creation_times(self, conn: Connection, since: float) -> list[float]:
         """When the creates since then that may have reached OutX were sent."""
@@ -214,66 +238,61 @@ class TaskLedger:
             sa.select(tasks.c.created_at).where(
                 tasks.c.account == self.account,
                 tasks.c.created_at > since,
-                tasks.c.outcome != NOT_QUEUED,
+                tasks.c.outcome != Outcome.NOT_QUEUED.value,
             )
         )
         return [float(row[0]) for row in rows]
 
-    def record(
-        self,
-        conn: Connection,
-        *,
-        query: t.Mapping[str, t.Any],
-        page_size: int,
-        offset: int,
-        at: float,
-    ) -> int:
+    def record(self, conn: Connection, *, kind: str, key: str, at: float) -> int:
         """Write a create about to be sent; its row id."""
         result = conn.execute(
             tasks.insert().values(
                 account=self.account,
-                query=query_text(query),
-                page_size=page_size,
-                start_offset=offset,
+                kind=kind,
+                key=key,
                 created_at=at,
-                outcome=SENDING,
-                pass_done=False,
+                outcome=Outcome.SENDING.value,
+                used=False,
             )
         )
         return int(t.cast("t.Any", result.inserted_primary_key)[0])
 
+    # A task's life
+
     def answered(self, row: int, task_id: str) -> None:
         """The create's answer arrived: the task exists under this id."""
         self._update(
-            tasks.c.id == row, task_id=task_id, outcome=QUEUED, answered_at=self.clock.now()
+            tasks.c.id == row,
+            task_id=task_id,
+            outcome=Outcome.QUEUED.value,
+            answered_at=self.clock.now(),
         )
 
     def not_queued(self, row: int) -> None:
         """The create's answer proved that nothing was queued: it costs no budget."""
-        self._update(tasks.c.id == row, outcome=NOT_QUEUED, answered_at=self.clock.now())
+        self._update(
+            tasks.c.id == row, outcome=Outcome.NOT_QUEUED.value, answered_at=self.clock.now()
+        )
 
-    def task_outcome(self, task_id: str, outcome: str) -> None:
-        """What became of a task: FAILED, NOT_FOUND or STALLED (never to be re-read)."""
-        self._update(tasks.c.task_id == task_id, outcome=outcome)
+    def task_outcome(self, task_id: str, outcome: Outcome) -> None:
+        """What became of a task: FAILED, NOT_FOUND, STALLED or LOST (never re-read)."""
+        self._update(tasks.c.task_id == task_id, outcome=outcome.value)
 
-    def reusable_task(
-        self,
-        query: t.Mapping[str, t.Any],
-        page_size: int,
-        offset: int,
-        exclude: t.Collection[str] = (),
-    ) -> str | None:
-        """The newest fresh task for this page that a pass has not used up, if any."""
+    def read(self, task_id: str, reader: str) -> None:
+        """A pass (``reader``) read the task's result: it is the pass's to use up."""
+        self._update(tasks.c.task_id == task_id, outcome=Outcome.COMPLETED.value, read_by=reader)
+
+    def reusable_task(self, kind: str, key: str, exclude: t.Collection[str] = ()) -> str | None:
+        """The newest fresh task for this key that no ended pass used up, if any."""
         statement = (
             sa.select(tasks.c.task_id)
             .where(
                 tasks.c.account == self.account,
-                tasks.c.query == query_text(query),
-                tasks.c.page_size == page_size,
-                tasks.c.start_offset == offset,
+                tasks.c.kind == kind,
+                tasks.c.key == key,
                 tasks.c.task_id.is_not(None),
-                tasks.c.outcome.in_(REUSABLE),
-                tasks.c.pass_done.is_(False),
+                tasks.c.outcome.in_([o.value for o in REUSABLE]),
+                tasks.c.used.is_(False),
                 tasks.c.created_at > self.clock.now() - FRESH_TASK_SECONDS,
             )
             .order_by(tasks.c.created_at.desc())
@@ -284,19 +303,42 @@ class TaskLedger:
                     return str(task_id)
         return None
 
-    def pass_done(self, query: t.Mapping[str, t.Any], page_size: int) -> None:
-        """A pass over this query ended: its tasks are not re-read by later passes."""
+    def queued_after(self, task_id: str) -> list[tuple[str, Outcome]]:
+        """Tasks of any kind queued on the account after this one was, oldest first.
+
+        Only those sent after its create was answered: OutX had queued it by then, so
+        they stand behind it in the queue. With their outcome; [] if it is unknown here.
+        """
+        head = sa.select(tasks.c.answered_at).where(
+            tasks.c.account == self.account, tasks.c.task_id == task_id
+        )
+        statement = (
+            sa.select(tasks.c.task_id, tasks.c.outcome)
+            .where(
+                tasks.c.account == self.account,
+                tasks.c.task_id.is_not(None),
+                tasks.c.task_id != task_id,
+                tasks.c.created_at > head.scalar_subquery(),
+                tasks.c.outcome.in_([o.value for o in REUSABLE]),
+            )
+            .order_by(tasks.c.created_at)
+            .limit(LATER_TASKS_LOOKED_AT)
+        )
+        with self._connection() as conn:
+            return [(str(row[0]), Outcome(row[1])) for row in conn.execute(statement)]
+
+    def pass_ended(self, reader: str) -> None:
+        """The pass ``reader`` ended: what it read is not re-read by later passes.
+
+        Only its own rows: another pass on the account (a pipeline beside this one)
+        keeps its tasks for its rerun.
+        """
         now = self.clock.now()
         with self._connection() as conn:
             conn.execute(
                 tasks.update()
-                .where(
-                    tasks.c.account == self.account,
-                    tasks.c.query == query_text(query),
-                    tasks.c.page_size == page_size,
-                    tasks.c.created_at <= now,
-                )
-                .values(pass_done=True)
+                .where(tasks.c.account == self.account, tasks.c.read_by == reader)
+                .values(used=True)
             )
             conn.execute(
                 tasks.delete().where(
@@ -327,9 +369,15 @@ class TaskLedger:
             raise LedgerError(_failure(self.url, "failed", exc)) from None
 
 
-def _lock_key(account: str) -> int:
-    """The account's PostgreSQL advisory lock key (a signed 64-bit number)."""
-    return int(hashlib.sha256(account.encode()).hexdigest()[:15], 16)
+def _lock_key(name: str) -> int:
+    """A PostgreSQL advisory lock key for a name (a signed 64-bit number)."""
+    return int(hashlib.sha256(name.encode()).hexdigest()[:15], 16)
+
+
+def _lock(conn: Connection, name: str) -> None:
+    """Hold ``name``'s lock until the transaction ends (SQLite: BEGIN IMMEDIATE did)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(name)})
 
 
 def _engine(url: str) -> Engine:
@@ -381,11 +429,54 @@ def _begin_immediate(engine: Engine) -> None:
 
 
 def _create_tables(engine: Engine) -> None:
+    """The keyed table, and the first schema's rows moved into it (once, under a lock)."""
     try:
-        metadata.create_all(engine)
+        _create_and_migrate(engine)
     except sa.exc.DBAPIError:
-        # Another run created them between the check and the CREATE: look again.
-        metadata.create_all(engine)
+        # Another run created the table between the check and the CREATE: look again.
+        _create_and_migrate(engine)
+
+
+def _create_and_migrate(engine: Engine) -> None:
+    with engine.begin() as conn:
+        _lock(conn, V1_TABLE)  # one process migrates; the others wait, then find it done
+        metadata.create_all(conn)
+        if sa.inspect(conn).has_table(V1_TABLE):
+            _migrate_v1(conn)
+
+
+def _migrate_v1(conn: Connection) -> None:
+    """Move the first schema's rows into the keyed table, then drop the old table.
+
+    Every row keeps its times, task id and outcome, so the tasks it counts stay in the
+    account's budget and its unfinished pass finds its tasks again: the key is the
+    connections page's fields, as kinds.CONNECTIONS_PAGE writes them. A pass that had
+    ended (``pass_done``) has used its rows up.
+    """
+    old = sa.Table(V1_TABLE, sa.MetaData(), autoload_with=conn)
+    rows = [
+        {
+            "account": row.account,
+            "kind": V1_KIND,
+            "key": key_text(
+                {
+                    "query": json.loads(row.query),
+                    "page_size": int(row.page_size),
+                    "offset": int(row.start_offset),
+                }
+            ),
+            "created_at": row.created_at,
+            "answered_at": row.answered_at,
+            "task_id": row.task_id,
+            "outcome": row.outcome,
+            "read_by": None,
+            "used": bool(row.pass_done),
+        }
+        for row in conn.execute(sa.select(old).order_by(old.c.id))
+    ]
+    if rows:
+        conn.execute(tasks.insert(), rows)
+    old.drop(conn)
 
 
 def _failure(url: str, what: str, exc: BaseException) -> str:

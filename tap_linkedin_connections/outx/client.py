@@ -1,9 +1,10 @@
-"""The OutX LinkedIn Data API: authentication, task create and poll, retries, errors.
+"""The OutX LinkedIn Data API over HTTP: authentication, task create and poll, retries, errors.
 
-Every page of connections is an asynchronous *task*: a POST queues it, a Chrome
-extension in the user's real LinkedIn session runs it, and a status endpoint is polled
-until it completes. This module speaks that protocol and nothing more; which tasks to
-create, when, and what to do with their pages is the task pipeline's business (tasks/pipeline.py).
+Everything OutX does is an asynchronous *task*: a POST to the kind's endpoint queues it,
+a Chrome extension in the user's real LinkedIn session runs it, and a status endpoint
+is polled until it completes. This module speaks that protocol and nothing more: it
+knows no kind of task (``kinds.py`` declares them), and which tasks to create, when,
+and what to do with their output is the engine's business (``engine/runner.py``).
 """
 
 from __future__ import annotations
@@ -24,14 +25,10 @@ from urllib.parse import urljoin, urlsplit
 import backoff
 import requests
 
-from tap_linkedin_connections.transport import BoundedSession, DeadlineExceeded
+from tap_linkedin_connections.outx.kinds import TaskAnswer, status_of
+from tap_linkedin_connections.outx.transport import BoundedSession, DeadlineExceeded
 
-CREATE_TASK_PATH = "/linkedin-agent/fetch-connections"
 TASK_STATUS_PATH = "/linkedin-agent/get-task-status"
-
-#: Statuses that mean "not done yet, keep polling". Anything else that is not
-#: ``completed`` or ``failed`` is unknown, and an unknown status is never success.
-RUNNING_STATUSES = frozenset({"pending", "processing"})
 
 #: A task id in a create answer whose JSON arrived garbled or cut short.
 TASK_ID_IN_TEXT = re.compile(
@@ -47,18 +44,6 @@ OUTX_TASK_NOT_FOUND = re.compile(r"^agent task not found", re.IGNORECASE)
 #: The longest ``Retry-After`` honoured as given; a longer one is waited in full by no
 #: unattended job, so it is cut here and the retry budget decides.
 MAX_RETRY_AFTER_SECONDS = 900.0
-
-#: The fields of a connection as OutX documents them.
-CONNECTION_FIELDS = (
-    "name",
-    "first_name",
-    "last_name",
-    "headline",
-    "public_identifier",
-    "entity_urn",
-    "profile_image_url",
-)
-
 
 #: Where a module logs: the stream's logger, or an adapter naming the account.
 Log = t.Union[logging.Logger, "logging.LoggerAdapter[logging.Logger]"]
@@ -107,11 +92,11 @@ class ServiceUnavailable(OutXError):
 
 
 class MalformedPage(OutXError):
-    """A completed task's result is not a page of connections."""
+    """A completed task's result is not what its kind reads (a page of connections...)."""
 
 
 class TaskGaveUp(OutXError):
-    """A page's task failed or timed out on every attempt."""
+    """A task failed, timed out or was lost on every attempt."""
 
 
 class RetriableError(Exception):
@@ -136,14 +121,16 @@ class RetriableError(Exception):
 
 
 class Endpoint(enum.Enum):
-    """The two OutX endpoints the tap calls: (method, path, what a failure was doing)."""
+    """The two requests the tap sends: (method, what a failure was doing).
 
-    CREATE_TASK = ("POST", CREATE_TASK_PATH, "creating a task")
-    TASK_STATUS = ("GET", TASK_STATUS_PATH, "polling a task")
+    A create goes to its kind's path (see kinds.py), a poll to TASK_STATUS_PATH.
+    """
 
-    def __init__(self, method: str, path: str, doing: str) -> None:
+    CREATE_TASK = ("POST", "creating a task")
+    TASK_STATUS = ("GET", "polling a task")
+
+    def __init__(self, method: str, doing: str) -> None:
         self.method = method
-        self.path = path
         self.doing = doing
 
 
@@ -173,14 +160,6 @@ TAP_SETTINGS = SettingNames(
 )
 
 
-@dataclass(frozen=True)
-class TaskStatus:
-    """One answer of the task-status endpoint."""
-
-    status: str
-    output: t.Any
-
-
 _Answer = t.TypeVar("_Answer")
 
 
@@ -202,27 +181,8 @@ def parse_retry_after(value: str | None) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
-def connections_in(output: t.Any) -> list[t.Any]:
-    """The list of connections in a completed task's ``task_output``.
-
-    OutX does not document the exact shape: it may be the list itself or an object
-    holding it. Anything else is a :class:`MalformedPage`.
-    """
-    if isinstance(output, list):
-        return output
-    if isinstance(output, dict):
-        for key in ("connections", "data", "results", "items", "elements"):
-            if isinstance(output.get(key), list):
-                return t.cast("list[t.Any]", output[key])
-        keys = ", ".join(repr(k)[:30] for k in sorted(map(str, output))[:8]) or "none"
-        msg = f"the task result is an object without a list of connections (keys: {keys})"
-        raise MalformedPage(msg)
-    msg = f"the task result is a {type(output).__name__}, not a list of connections"
-    raise MalformedPage(msg)
-
-
 class OutXClient:
-    """Creates fetch-connections tasks and reads their status, retrying transient faults.
+    """Creates tasks of any kind and reads their status, retrying transient faults.
 
     Retries use bounded exponential backoff with jitter and honour ``Retry-After``.
     Status polls are reads and are retried freely. A create whose answer was lost may
@@ -295,21 +255,26 @@ class OutXClient:
         self.session.close()
 
     def create_task(
-        self, body: dict[str, t.Any], before_retry: t.Callable[[bool], None] | None = None
+        self,
+        path: str,
+        body: dict[str, t.Any],
+        before_retry: t.Callable[[bool], None] | None = None,
     ) -> str:
-        """Queue a fetch-connections task and return its id.
+        """Queue a task at ``path`` (its kind's endpoint) and return its id.
 
         ``before_retry(may_have_queued)`` is called before each retry, after the
         previous attempt's answer was lost (True: it may have queued a task) or proved
         that nothing was queued (False: HTTP 429, connection refused). Pacing counts
         each attempt there; an exception from it ends the retries.
         """
-        return self._call(Endpoint.CREATE_TASK, _read_task_id, json=body, before_retry=before_retry)
+        return self._call(
+            Endpoint.CREATE_TASK, _read_task_id, path, json=body, before_retry=before_retry
+        )
 
-    def task_status(self, task_id: str) -> TaskStatus:
+    def task_status(self, task_id: str) -> TaskAnswer:
         """Read a task's status once."""
         params = {"api_agent_task_id": task_id}
-        return self._call(Endpoint.TASK_STATUS, _read_status, params=params)
+        return self._call(Endpoint.TASK_STATUS, _read_status, TASK_STATUS_PATH, params=params)
 
     def check_connection(self) -> None:
         """Check the key and the extension without creating a task (no LinkedIn action).
@@ -322,7 +287,7 @@ class OutXClient:
         """
         params = {"api_agent_task_id": str(uuid.uuid4())}
         try:
-            self._call(Endpoint.TASK_STATUS, self._not_outx, params=params)
+            self._call(Endpoint.TASK_STATUS, self._not_outx, TASK_STATUS_PATH, params=params)
         except TaskNotFound as exc:
             if not exc.said_by_outx:
                 raise self._not_outx_error(exc.answer) from None
@@ -346,10 +311,11 @@ class OutXClient:
         self,
         endpoint: Endpoint,
         read: t.Callable[[requests.Response], _Answer],
+        path: str,
         **kwargs: t.Any,
     ) -> _Answer:
         try:
-            return self._send_with_retries(endpoint, read, **kwargs)
+            return self._send_with_retries(endpoint, read, path, **kwargs)
         except RetriableError as exc:
             msg = (
                 f"OutX kept failing while {endpoint.doing}: {exc.reason} "
@@ -361,11 +327,12 @@ class OutXClient:
         self,
         endpoint: Endpoint,
         read: t.Callable[[requests.Response], _Answer],
+        path: str,
         **kwargs: t.Any,
     ) -> _Answer:
         """One request: transport and status-code faults here, the body to ``read``."""
         kwargs.pop("before_retry", None)  # for _on_backoff, not for requests
-        url = self.api_url + endpoint.path
+        url = self.api_url + path
         try:
             response = self.session.request_within(
                 self.request_timeout, endpoint.method, url, **kwargs
@@ -436,6 +403,7 @@ class OutXClient:
     def _on_backoff(self, details: t.Any) -> None:
         exc = details.get("exception")
         endpoint: Endpoint = details["args"][0]
+        path: str = details["args"][2]
         reason = exc.reason if isinstance(exc, RetriableError) else type(exc).__name__
         self.counters["retries"] += 1
         # Only a create the service may have acted on may have queued a task.
@@ -448,7 +416,7 @@ class OutXClient:
         self.logger.warning(
             "OutX %s %s failed (%s); retry %d of %d in %.2fs%s",
             endpoint.method,
-            endpoint.path,
+            path,
             reason,
             details["tries"],
             self.max_request_attempts - 1,
@@ -495,11 +463,13 @@ def _read_task_id(response: requests.Response) -> str:
     return task_id
 
 
-def _read_status(response: requests.Response) -> TaskStatus:
+def _read_status(response: requests.Response) -> TaskAnswer:
     data = _json_object(response).get("data")
     if not (isinstance(data, dict) and _is_text(data.get("status"))):
         raise RetriableError(f"HTTP {response.status_code} without 'data.status'")
-    return TaskStatus(data["status"].lower(), data.get("task_output"))
+    said = " ".join(data["status"].split()).lower()[:40]
+    # The one place OutX's status strings become a TaskStatus.
+    return TaskAnswer(status_of(said), said, data.get("task_output"))
 
 
 def _network_error(exc: requests.RequestException) -> RetriableError:
