@@ -9,8 +9,9 @@ sandbox, three runs of the tap, `meltano init`, the README's snippet, `meltano a
 - ``pip install tap-linkedin-connections`` and the snippet's ``pip_url`` name the wheel:
   the package is not on PyPI yet (the README says to do the same);
 - the sandbox gets a free port instead of 8765, so that the test can run beside others;
-- Meltano Hub is a local stand-in (``MELTANO_HUB_URL``) serving the target-csv
-  definition of this repository's meltano.yml: the real Hub is not reachable here.
+- Meltano Hub is a local stand-in (``MELTANO_HUB_URL``) serving the target-csv and
+  target-postgres definitions of this repository's meltano.yml: the real Hub is not
+  reachable here.
 
 Everything else runs as written, and the test checks what the README says comes out.
 The XDG directories (Meltano's logs, caches) are the test's own; uv's and pip's caches
@@ -24,6 +25,7 @@ import csv
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -95,19 +97,22 @@ def _hub_definition(name: str) -> dict[str, t.Any]:
 
 class _Hub(BaseHTTPRequestHandler):
     api = "/meltano/api/v1/plugins/loaders"
+    loaders = ("target-csv", "target-postgres")
 
     def do_GET(self) -> None:
         base = f"http://127.0.0.1:{self.server.server_port}{self.api}"
-        answers = {
+        answers: dict[str, t.Any] = {
             f"{self.api}/index": {
-                "target-csv": {
+                name: {
                     "default_variant": "meltanolabs",
                     "logo_url": None,
-                    "variants": {"meltanolabs": {"ref": f"{base}/target-csv--meltanolabs"}},
+                    "variants": {"meltanolabs": {"ref": f"{base}/{name}--meltanolabs"}},
                 }
-            },
-            f"{self.api}/target-csv--meltanolabs": _hub_definition("target-csv"),
+                for name in self.loaders
+            }
         }
+        for name in self.loaders:
+            answers[f"{self.api}/{name}--meltanolabs"] = _hub_definition(name)
         answer = answers.get(self.path.split("?")[0])
         body = json.dumps(answer if answer is not None else {"detail": "Not Found"}).encode()
         self.send_response(200 if answer is not None else 404)
@@ -327,3 +332,104 @@ def test_the_hub_definition_adds_every_setting_and_takes_numbers_as_text(
     assert resolved["request_timeout_seconds"] == "7.5"
     assert "connection test passed" in tested.stdout + tested.stderr
     assert created == 0  # --test creates no task
+
+
+PG = {
+    "host": os.environ.get("PGHOST", "127.0.0.1"),
+    "port": os.environ.get("PGPORT", "5432"),
+    "user": os.environ.get("PGUSER", "postgres"),
+    "dbname": os.environ.get("PGDATABASE", "postgres"),
+}
+
+
+@pytest.fixture
+def passwordless_schema() -> t.Iterator[str]:
+    """A schema of the test's own on a server that lets PGUSER in without a password."""
+    psycopg = pytest.importorskip("psycopg", reason="psycopg 3 is in the dev group")
+    schema = f"readme_{os.getpid()}_{_free_port()}"
+    try:
+        connection = psycopg.connect(
+            **PG, password="", autocommit=True, connect_timeout=3
+        )  # no PGPASSWORD: only a trust login gets in
+    except psycopg.Error as exc:
+        pytest.skip(f"no PostgreSQL on {PG['host']}:{PG['port']} with a passwordless login ({exc})")
+    with connection:
+        yield schema
+        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def test_the_postgresql_recipe_on_a_server_that_asks_for_no_password(
+    tmp_path: Path, meltano_bin: Path, wheel: Path, hub_url: str, passwordless_schema: str
+) -> None:
+    """The README's PostgreSQL block with a trust login: without a password setting
+    target-postgres 0.8.1 refuses to start; with the README's `password ""` it loads; and
+    a task the failed run created is polled by the rerun, not created again."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"^### Into PostgreSQL\n.*?```bash\n(.*?)^```$", readme, re.M | re.S)
+    assert block is not None
+    lines = [line for line in block.group(1).splitlines() if line.startswith("meltano ")]
+    add, *settings = [line for line in lines if " run " not in line]
+    assert add == "meltano add target-postgres --variant meltanolabs"
+    assert 'meltano config set target-postgres password ""' in readme
+
+    env = _environment(tmp_path, meltano_bin, hub_url)
+    env.pop("PGPASSWORD", None)
+    _meltano(meltano_bin, ["init", "project"], tmp_path, env)
+    project = tmp_path / "project"
+    with Sandbox(connections=1234, api_key="sandbox-api-key", pickup_delay=0.05) as sandbox:
+        snippet = re.search(
+            r"<!-- user-path:snippet[^>]*-->\n```yaml\n(.*?)^```$", readme, re.M | re.S
+        )
+        assert snippet is not None
+        text = re.sub(
+            r"pip_url: tap-linkedin-connections==\S+", f"pip_url: {wheel}", snippet.group(1)
+        )
+        text = text.replace("http://127.0.0.1:8765", sandbox.url)
+        with (project / "meltano.yml").open("a", encoding="utf-8") as handle:
+            handle.write(text)
+        _meltano(meltano_bin, shlex.split(add)[1:], project, env)
+        for line in settings:  # host, user, database, schema, as written but the schema's name
+            argv = shlex.split(line)[1:]
+            if argv[3:4] == ["default_target_schema"]:
+                argv[4] = passwordless_schema
+            if argv[3:4] in (["host"], ["user"], ["database"]):
+                argv[4] = {"host": PG["host"], "user": PG["user"], "database": PG["dbname"]}[
+                    argv[3]
+                ]
+            _meltano(meltano_bin, argv, project, env)
+        _meltano(
+            meltano_bin, ["config", "set", "target-postgres", "port", PG["port"]], project, env
+        )
+        run = [str(meltano_bin), "run", "tap-linkedin-connections--sandbox", "target-postgres"]
+
+        # The failing first run paces its tasks as for a real account (3 s apart here), so
+        # that, as there, the loader's failure stops it after its first task or two.
+        spacing = ["config", "set", "tap-linkedin-connections--sandbox"]
+        for bound in ("task_spacing_min_seconds", "task_spacing_max_seconds"):
+            _meltano(meltano_bin, [*spacing, bound, "3"], project, env)
+        failed = subprocess.run(
+            run, cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False
+        )
+        created_by_failed_run = len(sandbox.stats()["tasks"])
+        for bound in ("task_spacing_min_seconds", "task_spacing_max_seconds"):
+            _meltano(meltano_bin, [*spacing, bound, "0"], project, env)
+        _meltano(meltano_bin, ["config", "set", "target-postgres", "password", ""], project, env)
+        rerun = _meltano(meltano_bin, run[1:], project, env)
+        created = len(sandbox.stats()["tasks"])
+
+    assert failed.returncode != 0
+    assert "Need either the sqlalchemy_url to be set or host, port, user, password" in failed.stderr
+    assert (project / ".env").read_text(encoding="utf-8").strip() == "TARGET_POSTGRES_PASSWORD=''"
+    psycopg = pytest.importorskip("psycopg")
+    with psycopg.connect(**PG, password="", autocommit=True) as connection:
+        (rows,) = connection.execute(
+            f'SELECT count(*) FROM "{passwordless_schema}".connections'
+        ).fetchone()
+    assert rows == 1234
+    # The failed run had paid for a task; the rerun polled it from the ledger: 13 in all,
+    # the minimum for 1,234 connections.
+    assert 1 <= created_by_failed_run < 13
+    assert created == 13, (created_by_failed_run, created)
+    polled = re.search(r"(\d+) tasks re-polled from the task ledger", rerun.stderr)
+    assert polled is not None
+    assert int(polled.group(1)) >= 1
