@@ -358,63 +358,76 @@ def passwordless_schema() -> t.Iterator[str]:
         connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+def _project_with_the_snippet(
+    folder: Path, meltano_bin: Path, env: dict[str, str], wheel: Path, api_url: str
+) -> Path:
+    """`meltano init`, then the README's snippet: the wheel as pip_url, the sandbox's URL."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    snippet = re.search(r"<!-- user-path:snippet[^>]*-->\n```yaml\n(.*?)^```$", readme, re.M | re.S)
+    assert snippet is not None
+    text = re.sub(r"pip_url: tap-linkedin-connections==\S+", f"pip_url: {wheel}", snippet.group(1))
+    _meltano(meltano_bin, ["init", "project"], folder, env)
+    with (folder / "project" / "meltano.yml").open("a", encoding="utf-8") as handle:
+        handle.write(text.replace("http://127.0.0.1:8765", api_url))
+    return folder / "project"
+
+
+def _readme_postgres_commands(schema: str) -> list[list[str]]:
+    """The README's PostgreSQL block up to its runs, as written but for this server's host,
+    user and database and the test's schema; the password line is left out (trust)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"^### Into PostgreSQL\n.*?```bash\n(.*?)^```$", readme, re.M | re.S)
+    assert block is not None
+    assert 'meltano config set target-postgres password ""' in readme
+    ours = {"host": PG["host"], "user": PG["user"], "database": PG["dbname"]}
+    ours["default_target_schema"] = schema
+    commands = []
+    for line in block.group(1).splitlines():
+        argv = shlex.split(line, comments=True)
+        if argv[:1] != ["meltano"] or "run" in argv:
+            continue
+        if argv[1:3] == ["config", "set"]:
+            argv[5] = ours[argv[4]]
+        commands.append(argv[1:])
+    assert commands[0] == ["add", "target-postgres", "--variant", "meltanolabs"]
+    return [*commands, ["config", "set", "target-postgres", "port", PG["port"]]]
+
+
+def _spacing(meltano_bin: Path, project: Path, env: dict[str, str], seconds: str) -> None:
+    for bound in ("task_spacing_min_seconds", "task_spacing_max_seconds"):
+        argv = ["config", "set", "tap-linkedin-connections--sandbox", bound, seconds]
+        _meltano(meltano_bin, argv, project, env)
+
+
 def test_the_postgresql_recipe_on_a_server_that_asks_for_no_password(
     tmp_path: Path, meltano_bin: Path, wheel: Path, hub_url: str, passwordless_schema: str
 ) -> None:
     """The README's PostgreSQL block with a trust login: without a password setting
     target-postgres 0.8.1 refuses to start; with the README's `password ""` it loads; and
     a task the failed run created is polled by the rerun, not created again."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"^### Into PostgreSQL\n.*?```bash\n(.*?)^```$", readme, re.M | re.S)
-    assert block is not None
-    lines = [line for line in block.group(1).splitlines() if line.startswith("meltano ")]
-    add, *settings = [line for line in lines if " run " not in line]
-    assert add == "meltano add target-postgres --variant meltanolabs"
-    assert 'meltano config set target-postgres password ""' in readme
-
     env = _environment(tmp_path, meltano_bin, hub_url)
     env.pop("PGPASSWORD", None)
-    _meltano(meltano_bin, ["init", "project"], tmp_path, env)
-    project = tmp_path / "project"
+    run = ["run", "tap-linkedin-connections--sandbox", "target-postgres"]
     with Sandbox(connections=1234, api_key="sandbox-api-key", pickup_delay=0.05) as sandbox:
-        snippet = re.search(
-            r"<!-- user-path:snippet[^>]*-->\n```yaml\n(.*?)^```$", readme, re.M | re.S
-        )
-        assert snippet is not None
-        text = re.sub(
-            r"pip_url: tap-linkedin-connections==\S+", f"pip_url: {wheel}", snippet.group(1)
-        )
-        text = text.replace("http://127.0.0.1:8765", sandbox.url)
-        with (project / "meltano.yml").open("a", encoding="utf-8") as handle:
-            handle.write(text)
-        _meltano(meltano_bin, shlex.split(add)[1:], project, env)
-        for line in settings:  # host, user, database, schema, as written but the schema's name
-            argv = shlex.split(line)[1:]
-            if argv[3:4] == ["default_target_schema"]:
-                argv[4] = passwordless_schema
-            if argv[3:4] in (["host"], ["user"], ["database"]):
-                argv[4] = {"host": PG["host"], "user": PG["user"], "database": PG["dbname"]}[
-                    argv[3]
-                ]
+        project = _project_with_the_snippet(tmp_path, meltano_bin, env, wheel, sandbox.url)
+        for argv in _readme_postgres_commands(passwordless_schema):  # no password (trust)
             _meltano(meltano_bin, argv, project, env)
-        _meltano(
-            meltano_bin, ["config", "set", "target-postgres", "port", PG["port"]], project, env
-        )
-        run = [str(meltano_bin), "run", "tap-linkedin-connections--sandbox", "target-postgres"]
-
         # The failing first run paces its tasks as for a real account (3 s apart here), so
         # that, as there, the loader's failure stops it after its first task or two.
-        spacing = ["config", "set", "tap-linkedin-connections--sandbox"]
-        for bound in ("task_spacing_min_seconds", "task_spacing_max_seconds"):
-            _meltano(meltano_bin, [*spacing, bound, "3"], project, env)
+        _spacing(meltano_bin, project, env, "3")
         failed = subprocess.run(
-            run, cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False
+            [str(meltano_bin), *run],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
         created_by_failed_run = len(sandbox.stats()["tasks"])
-        for bound in ("task_spacing_min_seconds", "task_spacing_max_seconds"):
-            _meltano(meltano_bin, [*spacing, bound, "0"], project, env)
+        _spacing(meltano_bin, project, env, "0")
         _meltano(meltano_bin, ["config", "set", "target-postgres", "password", ""], project, env)
-        rerun = _meltano(meltano_bin, run[1:], project, env)
+        rerun = _meltano(meltano_bin, run, project, env)
         created = len(sandbox.stats()["tasks"])
 
     assert failed.returncode != 0
@@ -422,9 +435,8 @@ def test_the_postgresql_recipe_on_a_server_that_asks_for_no_password(
     assert (project / ".env").read_text(encoding="utf-8").strip() == "TARGET_POSTGRES_PASSWORD=''"
     psycopg = pytest.importorskip("psycopg")
     with psycopg.connect(**PG, password="", autocommit=True) as connection:
-        (rows,) = connection.execute(
-            f'SELECT count(*) FROM "{passwordless_schema}".connections'
-        ).fetchone()
+        query = f'SELECT count(*) FROM "{passwordless_schema}".connections'
+        (rows,) = connection.execute(query).fetchone()
     assert rows == 1234
     # The failed run had paid for a task; the rerun polled it from the ledger: 13 in all,
     # the minimum for 1,234 connections.
