@@ -1,4 +1,7 @@
-"""Fixtures: a sandbox per test. Shared helpers live in tests/helpers.py."""
+"""Fixtures: a sandbox per test, and the guard of the user's directories (tests/isolation.py).
+
+Shared helpers live in tests/helpers.py.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,14 @@ import pytest
 
 from tap_linkedin_connections.sandbox import Sandbox
 from tests.helpers import API_KEY
+
+# The guard that keeps the suite out of the user's state and data directories: pytest
+# finds hooks and fixtures by name in this module (see tests/isolation.py).
+from tests.isolation import (  # noqa: F401
+    _nothing_left_in_the_user_directories,
+    pytest_configure,
+    pytest_unconfigure,
+)
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_HOST = os.environ.get("PGHOST", "127.0.0.1")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import atexit
+import shutil
+import tempfile
+from pathlib import Path
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
@@ -14,9 +17,12 @@ from tests.helpers import API_KEY, tap_config
 _sandbox = Sandbox(connections=250, seed=13, api_key=API_KEY, pickup_delay=0.001, work_time=0.001)
 _sandbox.start()
 atexit.register(_sandbox.stop)
+# A task ledger of the tests' own: the default one is in the user's state directory.
+_ledger_dir = tempfile.mkdtemp(prefix="tap-linkedin-connections-core-")
+atexit.register(shutil.rmtree, _ledger_dir, ignore_errors=True)
 
 TestTapLinkedInConnections = get_tap_test_class(
     tap_class=TapLinkedInConnections,
-    config=tap_config(_sandbox.url),
+    config=tap_config(_sandbox.url, task_ledger=str(Path(_ledger_dir) / "ledger.sqlite")),
     suite_config=SuiteConfig(max_records_limit=None),
 )

@@ -9,10 +9,11 @@ directory (MELTANO_SYS_DIR_ROOT: run files, logs), a system database (and so Mel
 state), a PostgreSQL schema (dropped afterwards) and a CSV folder of their own per test,
 so that tests can run side by side (pytest-xdist).
 
-Why a copy at all: the durations are `kind: integer` (Meltano 4.4.1 cannot pass a
-`kind: decimal` setting given through an environment variable), so whole seconds only
-come through `TAP_LINKEDIN_CONNECTIONS_POLL_INTERVAL_MIN_SECONDS` and friends; the fast,
-fractional polling these tests need goes into the copy's `dev` environment instead.
+Why a copy at all: the fast, fractional polling these tests need goes into the copy's
+`dev` environment, and the project's own meltano.yml stays as users see it. (The number
+settings are `kind: string`, because Meltano 4.4.1 cannot pass a `kind: decimal` setting
+given through an environment variable; the tap reads "0.005" as a number, so
+`TAP_LINKEDIN_CONNECTIONS_POLL_INTERVAL_MIN_SECONDS=0.005` would do as well.)
 
 Needs: `.venv-meltano/bin/meltano` (or MELTANO_BIN) with the plugins installed (the
 tests install the ones they use if they are missing), PostgreSQL on 127.0.0.1:5432
@@ -96,8 +97,6 @@ PG: dict[str, t.Any] = {
 }
 
 
-#: Settings whose Meltano kind follows from the tap's JSON schema type. Numbers (the
-#: durations) are integers: Meltano 4.4 cannot pass a decimal from the environment.
 def _about() -> dict[str, t.Any]:
     """The tap's --about, as Meltano users see its settings (SDK-added ones included)."""
     done = subprocess.run(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -134,7 +135,10 @@ def test_a_budget_spreads_a_full_pass_over_runs_without_repeating_a_task(make_sa
 
 def test_sigkill_mid_sync_then_resume_loses_nothing_and_repeats_no_task(make_sandbox, tmp_path):
     sandbox = make_sandbox(connections=1234, seed=23, work_time=0.03)
-    config = tap_config(sandbox.url, max_tasks_in_flight=2)
+    # The test's own task ledger and state directory, as run_tap gives the resumed run.
+    config = tap_config(
+        sandbox.url, max_tasks_in_flight=2, task_ledger=str(tmp_path / "ledger.sqlite")
+    )
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
     tap = subprocess.Popen(
@@ -142,6 +146,7 @@ def test_sigkill_mid_sync_then_resume_loses_nothing_and_repeats_no_task(make_san
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "xdg-state")},
     )
     assert tap.stdout is not None
     first_records = []
