@@ -7,6 +7,11 @@ it; tests/test_sdk_contract.py fails, naming the member, when an SDK release cha
 one. Nor does it offer a public way to say that a run ended by a signal failed: its
 handler (``Tap._handle_termination``) writes STATE and exits 0. (The tap's config hook,
 ``Tap._validate_config``, stays in tap.py: it must be an override.)
+
+The tap's own command-line flag, ``--plan``, is added to the SDK's command here; the SDK
+hands every option of its command to ``Tap.invoke`` as a keyword, which is how tap.py's
+``invoke`` receives ``plan``. And the SDK syncs streams in the order of ``Tap.streams``,
+which it sorts by name (``Tap.load_streams``, final): ``streams`` is reordered here.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import signal
 import typing as t
 
+import click
 from singer_sdk import Stream, Tap
 from typing_extensions import override
 
@@ -50,6 +56,41 @@ class SdkTap(Tap):
     raises :class:`StoppedBySignal` instead: the shell's code for the signal (143 for
     SIGTERM, 130 for SIGINT).
     """
+
+    #: The streams' names in the order they must sync; others follow, by name.
+    sync_order: t.ClassVar[tuple[str, ...]] = ()
+
+    @property
+    @override
+    def streams(self) -> dict[str, Stream]:
+        """The tap's streams in ``sync_order``: ``sync_all`` syncs them in this order."""
+        loaded = super().streams
+        if list(loaded)[: len(self.sync_order)] != list(self.sync_order):
+            rank = {name: index for index, name in enumerate(self.sync_order)}
+            ordered = sorted(loaded.items(), key=lambda item: rank.get(item[0], len(rank)))
+            loaded.clear()
+            loaded.update(ordered)
+        return loaded
+
+    @classmethod
+    @override
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, with ``--plan``: say what the next run would create, and stop."""
+        command = super().get_singer_command()
+        command.params.append(
+            click.Option(
+                ["--plan"],
+                is_flag=True,
+                default=False,
+                help=(
+                    "Print, per account, the tasks the next run would create (pages of "
+                    "connections, profiles by reason) and when it would end under the "
+                    "current pacing; create no task, poll nothing. Give --state and "
+                    "--catalog as for a run."
+                ),
+            )
+        )
+        return command
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:

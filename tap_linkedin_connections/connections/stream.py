@@ -3,6 +3,10 @@
 Its records gain what the member's LinkedIn export and OutX's unknown keys give (see
 history/enrich.py); each account with an export says in one line per run what matched.
 
+When the ``profiles`` stream is selected, each pass also tells the profiles who is in the
+list, in what order and with which headline (profiles/listing.py, in the task ledger's
+database): that is what they choose from.
+
 How the accounts are read side by side, and STATE's layout, are the base stream's
 (accounts/stream.py); one account's pass is account_pass.py's.
 """
@@ -17,8 +21,11 @@ from typing_extensions import override
 
 from tap_linkedin_connections.account_pass import ACCOUNT_STATE_KEYS, AccountPass
 from tap_linkedin_connections.accounts.stream import AccountsStream
+from tap_linkedin_connections.engine.ledger import TaskLedger, account_fingerprint, ledger_url
 from tap_linkedin_connections.history.drift import UnknownKeys
 from tap_linkedin_connections.history.enrich import RecordEnricher, enricher_for
+from tap_linkedin_connections.profiles.listing import ConnectionListing, PassRecorder
+from tap_linkedin_connections.validation import RECENTLY_ADDED
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -112,21 +119,36 @@ class ConnectionsStream(AccountsStream):
 
     account_state_keys = ACCOUNT_STATE_KEYS
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+    def __init__(
+        self, *args: t.Any, listing_wanted: t.Callable[[], bool] = lambda: False, **kwargs: t.Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         #: The run's unknown connection keys, named once per run for every account.
         self._unknown_keys = UnknownKeys(self.logger)
         #: What each account's records gain (its LinkedIn export), by account name.
         self._enrichers: dict[str, RecordEnricher] = {}
+        #: Whether the profiles want this run's passes in their listing (the tap says).
+        self._listing_wanted = listing_wanted
+        #: Each account's pass, as told to the profiles' listing, and its reader.
+        self._recorders: dict[str, tuple[PassRecorder, AccountPass]] = {}
 
     @override
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """The base stream's records; then each account's one line about its export."""
         self._unknown_keys = UnknownKeys(self.logger)
         self._enrichers = {}
+        self._recorders = {}
         try:
-            yield from super().get_records(context)
+            for record in super().get_records(context):
+                listed = self._recorders.get(record["account"])
+                if listed is not None:
+                    listed[0].seen(record)
+                yield record
+            for recorder, reader in self._recorders.values():
+                recorder.ended(proved=reader.proved)
         finally:
+            for recorder, _ in self._recorders.values():
+                recorder.listing.ledger.close()
             for account in self.accounts:
                 enricher = self._enrichers.get(account.name)
                 if enricher is not None and enricher.export is not None:
@@ -139,11 +161,30 @@ class ConnectionsStream(AccountsStream):
         """The account's pass over its connections, its export read (before any request)."""
         enricher = enricher_for(account.config, self._unknown_keys)
         self._enrichers[account.name] = enricher
-        return AccountPass(
+        # Asked before the pass begins, while ``state`` still tells a resumed pass.
+        recorder = self._pass_recorder(account, resumed=state.get("pass") is not None)
+        reader = AccountPass(
             account,
             state,
             checkpoint=checkpoint,
             logger=self.log_for(account),
             user_agent=self.user_agent,
             enricher=enricher,
+        )
+        if recorder is not None:
+            self._recorders[account.name] = (recorder, reader)
+        return reader
+
+    def _pass_recorder(self, account: Account, *, resumed: bool) -> PassRecorder | None:
+        """What tells the profiles' listing about the account's pass, if they want it."""
+        config = account.config
+        url = ledger_url(config.get("task_ledger"))
+        if url is None or not self._listing_wanted():
+            return None
+        ledger = TaskLedger(url, account_fingerprint(config["api_url"], config["api_key"]))
+        return PassRecorder(
+            ConnectionListing(ledger),
+            resumed=resumed,
+            ordered=config.get("sort_type") == RECENTLY_ADDED,
+            whole_list=not config.get("keyword"),
         )
