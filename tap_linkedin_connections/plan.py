@@ -26,10 +26,15 @@ from tap_linkedin_connections.accounts.threads import Accounts
 from tap_linkedin_connections.engine.ledger import TaskLedger, account_fingerprint, ledger_url
 from tap_linkedin_connections.engine.pacing import PacingRules, StateWindow, TaskPacer
 from tap_linkedin_connections.outx.kinds import FETCH_PROFILE
-from tap_linkedin_connections.profiles.fetcher import PROFILE_READER
 from tap_linkedin_connections.profiles.listing import ConnectionListing
 from tap_linkedin_connections.profiles.memory import ProfileMemory
-from tap_linkedin_connections.profiles.today import ProfileSettings, describe_plan, plan_for_today
+from tap_linkedin_connections.profiles.today import (
+    ProfileSettings,
+    describe_plan,
+    plan_for_today,
+    room_after,
+    used_now,
+)
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap
@@ -43,6 +48,7 @@ class PagesDue:
 
     tasks: int | None
     why: str
+    full: bool = False  # a full pass: the whole list is read
 
 
 def pages_due(
@@ -60,39 +66,44 @@ def pages_due(
     bookmark = t.cast("passes.Bookmark", slot.get("bookmark") or {})
     current = slot.get("pass")
     full_refresh = bool(config.get("full_refresh"))
-    page_size = int(config["page_size"])
     same_list = bookmark.get("identity") == identity
     total = int(bookmark["total"]) if same_list and "total" in bookmark else known
     if current and current.get("identity") == identity:
         if current.get("kind") == "incremental" and not full_refresh:
             return _capped(1, "the unfinished incremental run goes on", config)
         if current.get("kind") == "full":
-            size = int(current.get("page_size", page_size))
-            offset = int(current.get("next_offset", 0))
-            created = sum(1 for task in current.get("tasks", []) if task.get("id"))
-            if total is None:
-                return PagesDue(None, f"the unfinished full pass goes on at offset {offset}")
-            left = max(
-                1, passes.tasks_for_full_pass(total, size) - offset // passes.stride_for(size)
-            )
-            why = f"the unfinished full pass goes on at offset {offset} (about {total} connections)"
-            return _capped(max(0, left - created), why, config)
+            return _resumed_full_pass(current, total, config)
     why = passes.why_full(identity, bookmark, full_refresh=full_refresh)
     if not why:
         return _capped(
             1, "an incremental run (more if over a page of connections was added)", config
         )
     if total is None:
-        return PagesDue(None, f"a full pass ({why}), of a list whose size is not known yet")
-    tasks = passes.tasks_for_full_pass(total, page_size)
-    return _capped(tasks, f"a full pass ({why}) of about {total} connections", config)
+        return PagesDue(
+            None, f"a full pass ({why}), of a list whose size is not known yet", full=True
+        )
+    tasks = passes.tasks_for_full_pass(total, int(config["page_size"]))
+    return _capped(tasks, f"a full pass ({why}) of about {total} connections", config, full=True)
 
 
-def _capped(tasks: int, why: str, config: t.Mapping[str, t.Any]) -> PagesDue:
+def _resumed_full_pass(
+    current: t.Mapping[str, t.Any], total: int | None, config: t.Mapping[str, t.Any]
+) -> PagesDue:
+    size = int(current.get("page_size", config["page_size"]))
+    offset = int(current.get("next_offset", 0))
+    why = f"the unfinished full pass goes on at offset {offset}"
+    if total is None:
+        return PagesDue(None, why, full=True)
+    created = sum(1 for task in current.get("tasks", []) if task.get("id"))
+    left = max(1, passes.tasks_for_full_pass(total, size) - offset // passes.stride_for(size))
+    return _capped(max(0, left - created), f"{why} (about {total} connections)", config, full=True)
+
+
+def _capped(tasks: int, why: str, config: t.Mapping[str, t.Any], *, full: bool = False) -> PagesDue:
     per_run = config.get("max_tasks_per_run")
     if per_run and tasks > int(per_run):
-        return PagesDue(int(per_run), f"{why}; max_tasks_per_run={per_run} stops it there")
-    return PagesDue(tasks, why)
+        return PagesDue(int(per_run), f"{why}; max_tasks_per_run={per_run} stops it there", full)
+    return PagesDue(tasks, why, full)
 
 
 def plan_lines(tap: Tap) -> list[str]:
@@ -110,9 +121,8 @@ def _slot(tap: Tap, stream: str, account: Account, *, several: bool) -> t.Mappin
     """The account's part of a stream's STATE (see accounts/stream.py), as given."""
     state = tap.streams[stream].get_context_state(None)
     if several:
-        return t.cast(
-            "t.Mapping[str, t.Any]", (state.get("accounts") or {}).get(account.name) or {}
-        )
+        accounts = state.get("accounts") or {}
+        return t.cast("t.Mapping[str, t.Any]", accounts.get(account.name) or {})
     return state
 
 
@@ -136,32 +146,53 @@ def _account_lines(account: Account, slot: t.Mapping[str, t.Any], profiles_on: b
         if listing is None or ledger is None:
             lines.append("  profiles: not selected, no profile task")
         else:
-            plan = plan_for_today(
-                listing,
-                ProfileMemory(ledger),
-                pacer,
-                settings,
-                this_run=0,
-                connection_tasks_due=pages.tasks or 0,
-            )
-            profile_tasks = len(plan.fetch)
-            line = f"  profiles: {describe_plan(plan, settings)}"
-            in_flight = len(ledger.unfinished_keys(FETCH_PROFILE.name, PROFILE_READER))
-            if in_flight:
-                line += f"; {in_flight} tasks left in flight by an earlier run are polled first"
-            lines.append(line)
-        lines.append(f"  ends: {_ending(pacer, (pages.tasks or 0) + profile_tasks)}")
+            profile_tasks, line = _profiles(ledger, listing, pacer, settings, pages)
+            lines.append(f"  profiles: {line}")
+        tasks = (pages.tasks or 1) + profile_tasks
+        lines.append(f"  ends: {_ending(pacer, tasks, at_least=pages.tasks is None)}")
     return lines
+
+
+def _profiles(
+    ledger: TaskLedger,
+    listing: ConnectionListing,
+    pacer: TaskPacer,
+    settings: ProfileSettings,
+    pages: PagesDue,
+) -> tuple[int, str]:
+    """The profile tasks of the next run, and the line that says which."""
+    plan = plan_for_today(
+        listing,
+        ProfileMemory(ledger),
+        pacer,
+        settings,
+        this_run=0,
+        connection_tasks_due=pages.tasks or 1,
+    )
+    tasks, line = len(plan.fetch), describe_plan(plan, settings)
+    summary = listing.summary()
+    if pages.full and summary.whole_at is None:
+        # The run reads the whole list first: its profiles come from what it finds.
+        room = room_after(settings, pacer.rules.per_day, used_now(pacer, 0), pages.tasks or 1)
+        more = room if room is not None else max(tasks, summary.connections)
+        if more > tasks:
+            tasks = more
+            line = (
+                f"up to {tasks} profile tasks: the newest connections without a profile, "
+                "in the list this run reads first"
+            )
+    in_flight = len(ledger.unfinished_keys(FETCH_PROFILE.name))
+    if in_flight:
+        line += f"; {in_flight} tasks left in flight by an earlier run are polled first"
+    return tasks, line
 
 
 def _count(tasks: int | None) -> str:
     return "an unknown number of tasks (at least 1)" if tasks is None else f"{tasks} tasks"
 
 
-def _ending(pacer: TaskPacer, tasks: int) -> str:
+def _ending(pacer: TaskPacer, tasks: int, *, at_least: bool = False) -> str:
     """When ``tasks`` creates would be done under the current pacing, in words."""
-    if tasks == 0:
-        return "at once: no task to create"
     now = pacer.clock.now()
     seconds = pacer.wait_now() + pacer.seconds_left(tasks)
     when = datetime.datetime.fromtimestamp(now + seconds, datetime.timezone.utc)
@@ -175,8 +206,9 @@ def _ending(pacer: TaskPacer, tasks: int) -> str:
     ]
     pacing = ", ".join(limit for limit in limits if limit) or "no pacing limit"
     text = (
-        f"the last of {tasks} tasks created in about {_duration(seconds)}, by "
-        f"{when:%Y-%m-%d %H:%M} UTC ({pacing}), plus the time the extension takes"
+        f"the last of {'at least ' if at_least else ''}{tasks} tasks created in about "
+        f"{_duration(seconds)}, by {when:%Y-%m-%d %H:%M} UTC ({pacing}), plus the time "
+        "the extension takes"
     )
     return text + pacer.window_note(seconds)
 

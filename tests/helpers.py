@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import decimal
 import io
 import json
 import logging
@@ -134,6 +135,7 @@ def run_tap_in_process(
     tmp_path: Path,
     *,
     state: dict[str, t.Any] | None = None,
+    catalog: dict[str, t.Any] | None = None,
 ) -> TapRun:
     """Like :func:`run_tap`, in this process: for tests about data, not about the CLI.
 
@@ -160,7 +162,10 @@ def run_tap_in_process(
         with contextlib.redirect_stdout(stdout):
             try:
                 tap = TapLinkedInConnections(
-                    config=config, state=_state_file(state, tmp_path), parse_env_config=False
+                    config=config,
+                    state=_state_file(state, tmp_path),
+                    catalog=catalog,
+                    parse_env_config=False,
                 )
                 tap.sync_all()
             except USER_ERRORS as exc:
@@ -174,13 +179,13 @@ def run_tap_in_process(
     return TapRun(returncode, stdout.read(), stderr.getvalue())
 
 
-def _state_file(state: dict[str, t.Any] | None, tmp_path: Path) -> str | None:
-    """A STATE as a file, so the tap loads it as the CLI does (numbers as Decimal)."""
+def _state_file(state: dict[str, t.Any] | None, tmp_path: Path) -> dict[str, t.Any] | None:
+    """A STATE as the CLI reads it from its file (numbers with a fraction as Decimal)."""
     if state is None:
         return None
     path = tmp_path / "state.json"
     path.write_text(json.dumps(state))
-    return str(path)
+    return t.cast("dict[str, t.Any]", json.loads(path.read_text(), parse_float=decimal.Decimal))
 
 
 def bookmark(state: dict[str, t.Any] | None) -> dict[str, t.Any]:

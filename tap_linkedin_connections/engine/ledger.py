@@ -315,26 +315,23 @@ class TaskLedger:
                     return str(task_id)
         return None
 
-    def unfinished_keys(self, kind: str, reader: str) -> list[str]:
-        """The keys of this kind's fresh tasks that no ended pass used up, oldest first:
-        queued ones nobody read, and those ``reader`` read (its run ended before its
-        pass did). A killed run's tasks, which its rerun polls instead of paying again.
-        """
+    def unfinished_keys(self, kind: str) -> list[str]:
+        """The keys of this kind's fresh tasks that were created and never read, oldest
+        first: the tasks a killed or stopped run left in flight, which a later run polls
+        instead of paying for them again."""
         statement = (
-            sa.select(tasks.c.key, tasks.c.read_by)
+            sa.select(tasks.c.key)
             .where(
                 tasks.c.account == self.account,
                 tasks.c.kind == kind,
                 tasks.c.task_id.is_not(None),
-                tasks.c.outcome.in_([o.value for o in REUSABLE]),
-                tasks.c.used.is_(False),
+                tasks.c.outcome == Outcome.QUEUED.value,
                 tasks.c.created_at > self.clock.now() - FRESH_TASK_SECONDS,
             )
             .order_by(tasks.c.created_at)
         )
         with self._connection() as conn:
-            keys = [key for key, read_by in conn.execute(statement) if read_by in (None, reader)]
-        return list(dict.fromkeys(keys))
+            return list(dict.fromkeys(key for (key,) in conn.execute(statement)))
 
     def queued_after(self, task_id: str) -> list[tuple[str, Outcome]]:
         """Tasks of any kind queued on the account after this one was, oldest first.

@@ -181,7 +181,12 @@ class ProfilesReader:
             try:
                 resumed = self._left_in_flight(ledger, listing)
                 plan = plan_for_today(
-                    listing, memory, pacer, settings, this_run=self._tasks_this_run(ledger)
+                    listing,
+                    memory,
+                    pacer,
+                    settings,
+                    this_run=self._tasks_this_run(ledger),
+                    apart={one.key.entity_urn for one in resumed},
                 )
                 self._tell_plan(plan, settings, listing, len(resumed))
                 wanted = [*resumed, *self._wanted(plan, listing)]
@@ -205,7 +210,7 @@ class ProfilesReader:
             keys[str(kept["entity_urn"])] = str(kept["slug"])
         else:
             self.state.pop("task", None)
-        for text in ledger.unfinished_keys(FETCH_PROFILE.name, PROFILE_READER):
+        for text in ledger.unfinished_keys(FETCH_PROFILE.name):
             urn = json.loads(text).get("entity_urn")
             if isinstance(urn, str):
                 keys.setdefault(urn, None)

@@ -88,13 +88,18 @@ def plan_for_today(
     *,
     this_run: int,
     connection_tasks_due: int = 0,
+    apart: t.Collection[str] = (),
 ) -> ProfilePlan:
-    """Which profiles the account fetches now, in order, under its budget as it stands."""
-    _, day = pacer.counts()
-    used = Used(day=day, profiles_day=pacer.kind_count(FETCH_PROFILE.name), this_run=this_run)
-    profile_cap_left, task_budget_left = budget_left(settings, pacer.rules.per_day, used)
+    """Which profiles the account fetches now, in order, under its budget as it stands.
+
+    ``apart``: connections whose tasks are in flight already (a stopped run's): polled
+    apart from the plan, and paid for already (their tasks count in the budget).
+    """
+    profile_cap_left, task_budget_left = budget_left(
+        settings, pacer.rules.per_day, used_now(pacer, this_run)
+    )
     return choose_profiles(
-        listing.connections(),
+        [c for c in listing.connections() if c.entity_urn not in apart],
         memory.remembered(),
         now=pacer.clock.now(),
         refresh_age=settings.refresh_age,
@@ -102,6 +107,24 @@ def plan_for_today(
         task_budget_left=task_budget_left,
         connection_tasks_due=connection_tasks_due,
     )
+
+
+def used_now(pacer: TaskPacer, this_run: int) -> Used:
+    """The tasks that count against the account's budget now."""
+    _, day = pacer.counts()
+    return Used(day=day, profiles_day=pacer.kind_count(FETCH_PROFILE.name), this_run=this_run)
+
+
+def room_after(
+    settings: ProfileSettings, per_day: int | None, used: Used, connection_tasks: int
+) -> int | None:
+    """How many profiles the budget leaves once ``connection_tasks`` pages are created;
+    None: no limit."""
+    profile_cap_left, task_budget_left = budget_left(settings, per_day, used)
+    rooms = [room for room in (profile_cap_left,) if room is not None]
+    if task_budget_left is not None:
+        rooms.append(max(0, task_budget_left - connection_tasks))
+    return min(rooms) if rooms else None
 
 
 def describe_plan(plan: ProfilePlan, settings: ProfileSettings) -> str:
