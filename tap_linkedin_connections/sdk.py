@@ -49,7 +49,8 @@ class StoppedBySignal(SystemExit):
 
 
 class SdkTap(Tap):
-    """A Tap whose run, ended by SIGTERM or SIGINT, writes STATE and exits non-zero.
+    """A Tap whose run, ended by SIGTERM or SIGINT, writes STATE and exits non-zero,
+    and whose streams sync in the order it says.
 
     The SDK installs its handler for both signals when the tap is built; it writes
     STATE, then exits 0, so a scheduler would read a killed run as a success. Here it
@@ -57,20 +58,29 @@ class SdkTap(Tap):
     SIGTERM, 130 for SIGINT).
     """
 
-    #: The streams' names in the order they must sync; others follow, by name.
+    #: Stream names in the order they sync (the SDK's own order is by name); streams
+    #: not named here come after, by name.
     sync_order: t.ClassVar[tuple[str, ...]] = ()
 
     @property
     @override
     def streams(self) -> dict[str, Stream]:
-        """The tap's streams in ``sync_order``: ``sync_all`` syncs them in this order."""
-        loaded = super().streams
-        if list(loaded)[: len(self.sync_order)] != list(self.sync_order):
-            rank = {name: index for index, name in enumerate(self.sync_order)}
-            ordered = sorted(loaded.items(), key=lambda item: rank.get(item[0], len(rank)))
-            loaded.clear()
-            loaded.update(ordered)
-        return loaded
+        """The streams, in ``sync_order`` (``sync_all`` runs them in this dict's order)."""
+        found = super().streams
+        rank = {name: index for index, name in enumerate(self.sync_order)}
+        ordered = sorted(found, key=lambda name: (rank.get(name, len(rank)), name))
+        return {name: found[name] for name in ordered}
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        written = True
+        try:
+            super()._handle_termination(signum, frame)  # writes STATE, then exits 0
+        except SystemExit:
+            pass
+        except OSError:  # stdout is gone (a closed pipe): the STATE could not be written
+            written = False
+        raise StoppedBySignal(signum, state_written=written)
 
     @classmethod
     @override
@@ -91,17 +101,6 @@ class SdkTap(Tap):
             )
         )
         return command
-
-    @override
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        written = True
-        try:
-            super()._handle_termination(signum, frame)  # writes STATE, then exits 0
-        except SystemExit:
-            pass
-        except OSError:  # stdout is gone (a closed pipe): the STATE could not be written
-            written = False
-        raise StoppedBySignal(signum, state_written=written)
 
 
 class SdkStream(Stream):

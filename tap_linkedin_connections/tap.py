@@ -62,12 +62,9 @@ class TapLinkedInConnections(SdkTap):
     ]
 
     config_jsonschema = CONFIG_SCHEMA
-
-    #: The streams in sync order (see SdkTap.streams), not the SDK's order by name: the
-    #: connections first (their pages come first in the account's budget, and the
-    #: profiles choose from what they read), then the profiles, then the job changes
-    #: those showed.
-    sync_order = ("connections", "profiles", "job_changes")
+    # The connections first: their pages come first in the account's budget, and the
+    # profiles choose from what they read; then the job changes those showed.
+    sync_order = (ConnectionsStream.name, ProfilesStream.name, JobChangesStream.name)
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         """Build the tap; from here on no log line can carry the API key, and a selection

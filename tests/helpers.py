@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import decimal
 import io
 import json
 import logging
@@ -163,7 +162,7 @@ def run_tap_in_process(
             try:
                 tap = TapLinkedInConnections(
                     config=config,
-                    state=_state_file(state, tmp_path),
+                    state=_loaded_state(state),
                     catalog=catalog,
                     parse_env_config=False,
                 )
@@ -179,13 +178,14 @@ def run_tap_in_process(
     return TapRun(returncode, stdout.read(), stderr.getvalue())
 
 
-def _state_file(state: dict[str, t.Any] | None, tmp_path: Path) -> dict[str, t.Any] | None:
-    """A STATE as the CLI reads it from its file (numbers with a fraction as Decimal)."""
+def _loaded_state(state: dict[str, t.Any] | None) -> dict[str, t.Any] | None:
+    """A STATE as the CLI loads its --state file (numbers as Decimal): the SDK's own
+    reader, as its ``cli`` calls it (passing a file path is deprecated in 0.54)."""
     if state is None:
         return None
-    path = tmp_path / "state.json"
-    path.write_text(json.dumps(state))
-    return t.cast("dict[str, t.Any]", json.loads(path.read_text(), parse_float=decimal.Decimal))
+    from singer_sdk.helpers._util import load_json  # the CLI's reader of --state
+
+    return t.cast("dict[str, t.Any]", load_json(json.dumps(state)))
 
 
 def bookmark(state: dict[str, t.Any] | None) -> dict[str, t.Any]:
