@@ -664,6 +664,9 @@ def test_duckdb_with_its_pin_lands_every_connection(pipeline: t.Callable[..., Pi
 
 
 #: A value for every tap setting, as a user would export it, and what the tap must get.
+#: An export written for the tests (invented people): see tests/export_fixture.py.
+EXPORT_FIXTURE = ROOT / "tests" / "fixtures" / "linkedin-export" / "Connections.csv"
+
 ENV_SETTINGS: dict[str, tuple[str, t.Any]] = {
     "keyword": ("", None),
     "sort_type": ("RECENTLY_ADDED", "RECENTLY_ADDED"),
@@ -696,6 +699,8 @@ ENV_SETTINGS: dict[str, tuple[str, t.Any]] = {
     "flattening_max_depth": ("1", 1),
     "flattening_max_key_length": ("60", 60),
     "flattening_separator": ("__", "__"),
+    "linkedin_export": (str(EXPORT_FIXTURE), str(EXPORT_FIXTURE)),
+    "linkedin_export_emails": ("true", True),
 }
 
 

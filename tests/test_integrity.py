@@ -346,7 +346,7 @@ def test_the_readme_recipe_turns_output_into_the_next_state(make_sandbox, tmp_pa
     first = run_tap(tap_config(sandbox.url), tmp_path)
     assert first.returncode == 0, first.stderr
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    recipe = re.search(r"`(python3 -c '.*?') < connections\.jsonl > state\.json`", readme, re.S)
+    recipe = re.search(r"`(python3 -c '[^`]*?') < connections\.jsonl > state\.json`", readme)
     assert recipe is not None
     command = recipe.group(1).replace("\n", " ").replace("python3", shlex.quote(sys.executable), 1)
     recipes = [command]
