@@ -441,3 +441,25 @@ def test_plan_says_what_the_run_creates_and_creates_nothing(make_sandbox, tmp_pa
     run(config, tmp_path, state=first.last_state)
     created = sandbox.stats()["tasks"]
     assert (len(created) - len(profile_tasks(sandbox)), len(profile_tasks(sandbox))) == (1, 20)
+
+
+def test_selecting_profiles_for_a_list_loaded_earlier_reads_it_whole_once(make_sandbox, tmp_path):
+    """The daily runs read only new connections; the profiles need the whole list."""
+    sandbox = make_sandbox(connections=300, seed=42)
+    config = config_for(sandbox, tmp_path)
+    loaded = run(config, tmp_path, streams=("connections",))
+    sandbox.add_connections(2)
+    sandbox.reset_stats()
+
+    first = run(config, tmp_path, state=loaded.last_state)
+    assert "knows none of this account's connections: this run reads the whole list" in (
+        first.stderr
+    )
+    assert len(records(first, "connections")) == 302  # a full pass, not the 2 new ones
+    assert "ACTIVATE_VERSION not sent" in first.stderr  # it deletes nothing
+    assert profile_slugs(sandbox) == newest_slugs(sandbox, 20)
+
+    sandbox.reset_stats()
+    second = run(config, tmp_path, state=first.last_state)
+    assert sandbox.stats()["tasks_created"] == 1  # an incremental run again, no profile
+    assert "reads the whole list" not in second.stderr

@@ -13,6 +13,7 @@ How the accounts are read side by side, and STATE's layout, are the base stream'
 
 from __future__ import annotations
 
+import dataclasses
 import typing as t
 
 from singer_sdk import typing as th
@@ -162,7 +163,15 @@ class ConnectionsStream(AccountsStream):
         enricher = enricher_for(account.config, self._unknown_keys)
         self._enrichers[account.name] = enricher
         # Asked before the pass begins, while ``state`` still tells a resumed pass.
-        recorder = self._pass_recorder(account, resumed=state.get("pass") is not None)
+        recorder, first = self._pass_recorder(account, resumed=state.get("pass") is not None)
+        if first and state.get("pass") is None:
+            # The profiles choose from the list: one that knows none of it would wait
+            # for the next full pass, however far away.
+            self.log_for(account).info(
+                "The profiles stream is selected and knows none of this account's "
+                "connections: this run reads the whole list (a full pass; it deletes nothing)"
+            )
+            account = dataclasses.replace(account, config={**account.config, "full_refresh": True})
         reader = AccountPass(
             account,
             state,
@@ -175,16 +184,22 @@ class ConnectionsStream(AccountsStream):
             self._recorders[account.name] = (recorder, reader)
         return reader
 
-    def _pass_recorder(self, account: Account, *, resumed: bool) -> PassRecorder | None:
-        """What tells the profiles' listing about the account's pass, if they want it."""
+    def _pass_recorder(
+        self, account: Account, *, resumed: bool
+    ) -> tuple[PassRecorder | None, bool]:
+        """What tells the profiles' listing about the account's pass, if they want it,
+        and whether the listing knew nothing of the account before."""
         config = account.config
         url = ledger_url(config.get("task_ledger"))
         if url is None or not self._listing_wanted():
-            return None
+            return None, False
         ledger = TaskLedger(url, account_fingerprint(config["api_url"], config["api_key"]))
-        return PassRecorder(
-            ConnectionListing(ledger),
+        listing = ConnectionListing(ledger)
+        first = listing.empty()
+        recorder = PassRecorder(
+            listing,
             resumed=resumed,
             ordered=config.get("sort_type") == RECENTLY_ADDED,
             whole_list=not config.get("keyword"),
         )
+        return recorder, first

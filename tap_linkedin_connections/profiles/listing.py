@@ -129,6 +129,14 @@ class ConnectionListing:
         with self.ledger.locked() as conn:
             return {urn: slug for urn, slug in conn.execute(statement) if slug}
 
+    def empty(self) -> bool:
+        """Whether no pass ever told the listing about the account's connections."""
+        with self.ledger.locked() as conn:
+            found = conn.execute(
+                sa.select(passes.c.account).where(passes.c.account == self.account)
+            ).first()
+        return found is None
+
     def summary(self) -> ListingSummary:
         with self.ledger.locked() as conn:
             count = conn.execute(

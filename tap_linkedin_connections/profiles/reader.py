@@ -243,13 +243,10 @@ class ProfilesReader:
     def _tell_plan(
         self, plan: t.Any, settings: ProfileSettings, listing: ConnectionListing, resumed: int
     ) -> None:
-        summary = listing.summary()
-        if summary.whole_at is None:
+        if listing.summary().connections == 0:
             self.logger.warning(
-                "Profiles know %d connections, from the passes of the connections stream "
-                "since the profiles stream was selected; the rest come with its next full "
-                "pass (full_refresh: true once)",
-                summary.connections,
+                "Profiles know no connection of this account yet: they choose from what "
+                "the connections stream reads, so select it too"
             )
         line = describe_plan(plan, settings)
         if resumed:
