@@ -463,3 +463,24 @@ def test_selecting_profiles_for_a_list_loaded_earlier_reads_it_whole_once(make_s
     second = run(config, tmp_path, state=first.last_state)
     assert sandbox.stats()["tasks_created"] == 1  # an incremental run again, no profile
     assert "reads the whole list" not in second.stderr
+
+
+def test_two_accounts_each_get_their_own_newest_profiles(make_sandbox, tmp_path):
+    first = make_sandbox(connections=60, seed=43)
+    second = make_sandbox(connections=50, seed=44, api_key="outx-team-key-second-7d1e3f5a9b2c4d6e")
+    config = tap_config(
+        first.url,
+        task_ledger=str(tmp_path / "ledger.sqlite"),
+        max_profile_fetches_per_day=5,
+        accounts=[
+            {"name": "sales", "api_key": first.api_key, "api_url": first.url},
+            {"name": "founders", "api_key": second.api_key, "api_url": second.url},
+        ],
+    )
+    done = run(config, tmp_path)
+
+    by_account: dict[str, list[str]] = {}
+    for record in records(done, "profiles"):
+        by_account.setdefault(record["account"], []).append(record["public_identifier"])
+    assert by_account == {"sales": newest_slugs(first, 5), "founders": newest_slugs(second, 5)}
+    assert "account 'founders': Profiles today: 5 profile tasks" in done.stderr
