@@ -112,17 +112,24 @@ class ConnectionsStream(SdkStream):
             a.name: self._reader(a, _own_copy(slots[a.name]), table, outbox) for a in accounts
         }
         failures: dict[str, Exception] = {}
+        unwritten = False  # a checkpoint was adopted but not yet written
         for message in side_by_side(outbox, {name: r.read for name, r in readers.items()}):
             if isinstance(message, Records):
                 yield from message.records
             elif isinstance(message, Checkpoint):
                 _adopt(slots[message.account], message.state)
-                # The SDK writes STATE only after RECORDs; a task id must reach STATE as
-                # soon as the task exists, so STATE is written here directly
-                # (identical STATE messages are skipped by the state writer).
-                self.write_state_now()
+                unwritten = True
             elif message.failure is not None:
                 failures[message.account] = message.failure
+            if unwritten and not outbox.waiting():
+                # The SDK writes STATE only after RECORDs; a task id must reach STATE as
+                # soon as the task exists, so STATE is written here directly. Each STATE
+                # holds every account's part: checkpoints queued one after another are
+                # written as one, before this thread waits for the next message.
+                self.write_state_now()
+                unwritten = False
+        if unwritten:
+            self.write_state_now()
 
         was_activated = table["activated"]
         bookmarks = {name: _bookmark(slot) for name, slot in slots.items()}
@@ -218,7 +225,10 @@ class ConnectionsStream(SdkStream):
             bookmarks,
             needs_full,
             full_refresh=bool(self.config.get("full_refresh")),
-            new_version=int(time.time() * 1000),
+            # Versions only grow, whatever the clock says (see next_table_version).
+            new_version=passes.next_table_version(
+                int(time.time() * 1000), passes.versions_in(loaded, slots.values())
+            ),
         )
         state["table"] = table
         return table
