@@ -188,10 +188,11 @@ class AccountPass:
     ) -> list[dict[str, t.Any]]:
         """The records of a placed page that are emitted; counts them in ``current``.
 
-        Emitted: what this pass has not read (the overlap was emitted already, maybe in an
-        earlier run) nor loaded before (an incremental run's remembered connections, a
-        re-connected one among them; the pass's first page, for the top re-read), down
-        to where the connections already loaded resume (``step.resumes_at``).
+        Emitted: what this pass has not read (the overlap, and above it whatever a shift
+        brought back, was emitted already, maybe in an earlier run: ``step.new_from``)
+        nor loaded before (an incremental run's remembered connections, a re-connected
+        one among them; the pass's first page, for the top re-read), down to where the
+        connections already loaded resume (``step.resumes_at``).
         """
         if step.event is passes.Event.REREAD:
             return []  # the page is read again; its second reading counts
@@ -199,7 +200,7 @@ class AccountPass:
         skip = set(passes.marks(ours if in_top else known))
         cut = len(records) if step.resumes_at is None else step.resumes_at
         new = []
-        for record in records[:cut]:
+        for record in records[step.new_from : cut]:
             urn = record["entity_urn"]
             urn_mark = passes.mark(urn)
             if urn_mark in read or urn_mark in skip:

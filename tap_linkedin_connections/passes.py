@@ -231,6 +231,9 @@ class Step:
     #: (an incremental run) or the pass's first ones (the top re-read). Connections
     #: above it are new.
     resumes_at: int | None = None
+    #: Where, in this page, the connections this pass has not read may begin: above the
+    #: first one of the page it joins lies what the pass read (maybe in an earlier run).
+    new_from: int = 0
 
 
 @dataclass(frozen=True)
@@ -273,12 +276,14 @@ def place_page(
     phase = Phase(progress.get("phase", Phase.SWEEP.value))
     if phase is Phase.TOP:
         return _place_top(progress, page, read)
+    tail = set(marks(progress.get("tail")))
     if phase is Phase.CONFIRM and placed_as:
         step = _place_confirm(progress, page, read)
     elif placed_as:
         step = _place_bridge(progress, page)
     else:
         step = _place_regular(progress, page, read)
+    step.new_from = next((i for i, m in enumerate(page.marks) if m in tail), 0)
     if progress["kind"] == "incremental":
         _stop_where_known(progress, page, step, known)
     return step
@@ -563,9 +568,10 @@ def boundary(
     page. A contact who re-connected sits above new ones, alone or with others in their
     old order. Where the old list truly resumes, the remembered connections follow in
     their order with nothing unknown between them, and more of them are there than are
-    missing (removed), or (``read``: what this pass read, in the same form) nothing
-    follows them that the pass has not read. (Pages overlap, so a stretch split by a
-    page boundary is whole in the later page.)
+    missing (removed), or ``UNBROKEN`` of them follow each other with none missing, or
+    (``read``: what this pass read, in the same form) nothing follows them that the
+    pass has not read. (Pages overlap, so a stretch split by a page boundary is whole
+    in the later page.)
     """
     rank: dict[str, int] = {}
     for i, urn in enumerate(known):
@@ -574,13 +580,30 @@ def boundary(
     for i, urn in enumerate(urns):
         if urn in rank:
             evidence = _evidence(urns[i:], rank, above, len(known), read or frozenset())
-            if evidence is not None:
-                present, gone = evidence
-                nothing_unread = read is not None and all(u in read or u in rank for u in urns[i:])
-                if present >= min(2, len(rank)) and (present > gone or nothing_unread):
-                    return i
+            if evidence is not None and _enough(evidence, urns[i:], rank, read):
+                return i
         above.add(urn)
     return None
+
+
+#: Remembered connections in an unbroken row (nothing missing between them) that show
+#: where the old list resumes, however many others were removed: re-connecting three
+#: neighbours in their old order is not a thing people do.
+UNBROKEN = 3
+
+
+def _enough(
+    evidence: tuple[int, int, int],
+    rest: t.Sequence[str],
+    rank: t.Mapping[str, int],
+    read: t.AbstractSet[str] | None,
+) -> bool:
+    present, gone, unbroken = evidence
+    if present < min(2, len(rank)):
+        return False
+    if present > gone or unbroken >= min(UNBROKEN, len(rank)):
+        return True
+    return read is not None and all(urn in read or urn in rank for urn in rest)
 
 
 def _evidence(
@@ -589,17 +612,19 @@ def _evidence(
     above: t.AbstractSet[str],
     size: int,
     read: t.AbstractSet[str],
-) -> tuple[int, int] | None:
+) -> tuple[int, int, int] | None:
     """If the remembered connections may resume at ``rest[0]``: how many of them are
-    there from it on, and how many are missing (neither there nor met above); None if
-    the page contradicts it (one out of their order, or below an unknown one). What the
-    pass read (``read``) may lie between them: a row an earlier reading missed."""
+    there from it on, how many are missing (neither there nor met above), and the
+    longest unbroken row of them; None if the page contradicts it (one out of their
+    order, or below an unknown one). What the pass read (``read``) may lie between
+    them: a row an earlier reading missed."""
 
     def missing(after: int, before: int) -> int:
         return sum(1 for urn, r in rank.items() if after < r < before and urn not in above)
 
     last = rank[rest[0]]
     gone, present, older = missing(-1, last), 1, False
+    row = longest = 1
     for urn in rest[1:]:
         r = rank.get(urn)
         if r is None and urn in read:
@@ -610,9 +635,10 @@ def _evidence(
         elif older or r < last:
             return None
         elif r > last:
-            gone += missing(last, r)
-            present, last = present + 1, r
-    return present, gone
+            skipped = missing(last, r)
+            row = row + 1 if skipped == 0 else 1
+            gone, present, last, longest = gone + skipped, present + 1, r, max(longest, row)
+    return present, gone, longest
 
 
 # Starting a pass

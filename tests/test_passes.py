@@ -245,14 +245,17 @@ def test_boundary_is_where_the_old_list_really_resumes(
     assert passes.boundary(page, known, moved) == where
 
 
-def test_boundary_with_what_the_pass_read_tolerates_any_removals() -> None:
-    # The top re-read: 20 of the first page's 25 were removed during the pass, and
-    # what follows them is what the pass read (its second page).
-    page = [*NEW[:3], *KNOWN[20:], "p1", "p2"]
-    assert passes.boundary(page, KNOWN) is None
-    assert passes.boundary(page, KNOWN, read={*KNOWN, "p1", "p2"}) == 3
+def test_boundary_tolerates_many_removals_given_an_unbroken_row_or_what_was_read() -> None:
+    # 20 of the 25 removed: the five left follow each other, none missing between.
+    assert passes.boundary([*NEW[:3], *KNOWN[20:], "p1"], KNOWN) == 3
+    # Every other one removed: no row of three, too few for a majority.
+    scattered = [*NEW[:3], "k18", "k20", "k22", "k24", "p1", "p2"]
+    assert passes.boundary(scattered, KNOWN) is None
+    # The top re-read knows what the pass read: what follows them it read (its second
+    # page), so they are where the pass's first page resumes.
+    assert passes.boundary(scattered, KNOWN, read={*KNOWN, "p1", "p2"}) == 3
     # New ones below them: not where the pass's first page resumes.
-    assert passes.boundary([*page, "n9"], KNOWN, read={*KNOWN, "p1", "p2"}) is None
+    assert passes.boundary([*scattered, "n9"], KNOWN, read={*KNOWN, "p1", "p2"}) is None
 
 
 @pytest.mark.parametrize(
