@@ -331,7 +331,8 @@ class AccountPass:
         """Close the pass: the bookmark, and whether it proved itself complete."""
         emitted = int(current["emitted"])
         stopped_at_known = bool(current.get("reached_known"))
-        # The top re-read found the list's new top above the pass's first connections.
+        # The list's new top, above what was loaded before: found by an incremental run,
+        # or by a full pass's top re-read (re-connected contacts among them).
         above = current.get("above", [])
         newest = [*above, *(urn for urn in current["newest"] if urn not in above)]
         if stopped_at_known:

@@ -139,7 +139,7 @@ class PassState(_PassKeys, total=False):
     first: list[str]  # the first page, as marks: the top re-read reads down to it
     top: list[str]  # the last page of the top re-read
     moved: list[str]  # remembered connections met above where the old list resumes
-    above: list[str]  # URNs above the first page, found by the top re-read (at most 25)
+    above: list[str]  # URNs above what was loaded before, newest first (at most 25)
 
 
 class Bookmark(t.TypedDict, total=False):
@@ -519,9 +519,7 @@ def _place_top(progress: PassState, page: _Page, read: t.AbstractSet[str]) -> St
         progress.pop("top", None)
         return Step(int(progress.get("next_offset", 0)), bridge=0, event=Event.RESTART)
     at = boundary(page.marks, first, moved, read=read)
-    above = progress.get("above", [])
-    fresh = [u for u in page.urns[: len(page.urns) if at is None else at] if u not in above]
-    progress["above"] = list(dict.fromkeys([*above, *fresh]))[:REMEMBERED]
+    _remember_above(progress, page.urns[: len(page.urns) if at is None else at])
     if at is not None:
         for key in ("phase", "top", "moved", "bridges"):
             progress.pop(key, None)  # type: ignore[misc]
@@ -537,6 +535,13 @@ def _place_top(progress: PassState, page: _Page, read: t.AbstractSet[str]) -> St
     return Step(page.offset + page.stride, bridge=page.offset + page.stride)
 
 
+def _remember_above(progress: PassState, urns: t.Sequence[str]) -> None:
+    """Keep the newest URNs above where the connections already loaded resume, in list
+    order: emitted now or re-connected, they are the bookmark's new top."""
+    above = progress.get("above", [])
+    progress["above"] = list(dict.fromkeys([*above, *urns]))[:REMEMBERED]
+
+
 # Incremental runs
 
 
@@ -545,6 +550,7 @@ def _stop_where_known(progress: PassState, page: _Page, step: Step, known: t.Seq
     moved = list(progress.get("moved", []))
     # No ``read`` here: below the boundary lies what earlier runs read.
     at = boundary(page.urns, known, moved)
+    _remember_above(progress, page.urns[: len(page.urns) if at is None else at])
     if at is None:
         remembered = set(known)
         progress["moved"] = moved + [u for u in page.urns if u in remembered and u not in moved]
