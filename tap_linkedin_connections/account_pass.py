@@ -64,6 +64,44 @@ def to_record(connection: t.Any, page: Page, index: int, account: str) -> dict[s
     return record
 
 
+def new_records(
+    current: passes.PassState,
+    records: list[dict[str, t.Any]],
+    step: passes.Step,
+    read: set[str],
+    known: list[str],
+    *,
+    in_top: bool,
+) -> list[dict[str, t.Any]]:
+    """The records of a placed page that are emitted; counts them in ``current``.
+
+    Emitted: what this pass has not read (the overlap, and above it whatever a shift
+    brought back, was emitted already, maybe in an earlier run: ``step.new_from``)
+    nor loaded before (an incremental run's remembered connections, a re-connected
+    one among them; the pass's first page, for the top re-read), down to where the
+    connections already loaded resume (``step.resumes_at``).
+    """
+    if step.event is passes.Event.REREAD:
+        return []  # the page is read again; its second reading counts
+    ours = current.get("first") or current["newest"]
+    skip = set(passes.marks(ours if in_top else known))
+    cut = len(records) if step.resumes_at is None else step.resumes_at
+    new = []
+    for record in records[step.new_from : cut]:
+        urn = record["entity_urn"]
+        urn_mark = passes.mark(urn)
+        if urn_mark in read or urn_mark in skip:
+            continue
+        read.add(urn_mark)
+        new.append(record)
+        newest = current["newest"]
+        if not in_top and len(newest) < REMEMBERED_NEWEST and urn not in newest:
+            newest.append(urn)  # only connections that were emitted
+    read.update(passes.mark(r["entity_urn"]) for r in records)
+    current["emitted"] = int(current.get("emitted", 0)) + len(new)
+    return new
+
+
 def identity_of(account: Account) -> passes.Identity:
     """Which list the account's passes read."""
     return {
@@ -155,7 +193,7 @@ class AccountPass:
                     known=known,
                 )
                 self._log_step(page.offset, step)
-                new = self._new_records(current, records, step, read, known, in_top=in_top)
+                new = new_records(current, records, step, read, known, in_top=in_top)
                 if new:
                     yield new
                 pager.consumed(
@@ -175,44 +213,6 @@ class AccountPass:
         if not pager.end_reached:
             self._log_stop(current, pager)
         self.checkpoint()
-
-    def _new_records(
-        self,
-        current: passes.PassState,
-        records: list[dict[str, t.Any]],
-        step: passes.Step,
-        read: set[str],
-        known: list[str],
-        *,
-        in_top: bool,
-    ) -> list[dict[str, t.Any]]:
-        """The records of a placed page that are emitted; counts them in ``current``.
-
-        Emitted: what this pass has not read (the overlap, and above it whatever a shift
-        brought back, was emitted already, maybe in an earlier run: ``step.new_from``)
-        nor loaded before (an incremental run's remembered connections, a re-connected
-        one among them; the pass's first page, for the top re-read), down to where the
-        connections already loaded resume (``step.resumes_at``).
-        """
-        if step.event is passes.Event.REREAD:
-            return []  # the page is read again; its second reading counts
-        ours = current.get("first") or current["newest"]
-        skip = set(passes.marks(ours if in_top else known))
-        cut = len(records) if step.resumes_at is None else step.resumes_at
-        new = []
-        for record in records[step.new_from : cut]:
-            urn = record["entity_urn"]
-            urn_mark = passes.mark(urn)
-            if urn_mark in read or urn_mark in skip:
-                continue
-            read.add(urn_mark)
-            new.append(record)
-            newest = current["newest"]
-            if not in_top and len(newest) < REMEMBERED_NEWEST and urn not in newest:
-                newest.append(urn)  # only connections that were emitted
-        read.update(passes.mark(r["entity_urn"]) for r in records)
-        current["emitted"] = int(current.get("emitted", 0)) + len(new)
-        return new
 
     def _log_step(self, offset: int, step: passes.Step) -> None:
         """Say what a page made the pass do, when it was not just the next page."""
@@ -256,51 +256,39 @@ class AccountPass:
             )
 
     def _start_or_resume_pass(self, identity: passes.Identity) -> passes.PassState:
-        state, config, table = self.state, self.config, self.table
-        current = state.get("pass")
-        if current is not None and config.get("full_refresh") and current["kind"] != "full":
-            # A full refresh must end with ACTIVATE_VERSION, which an incremental pass
-            # never sends: its unfinished remainder is dropped (at most its tasks in
-            # flight are lost) in favour of a new full pass.
-            self.logger.warning("full_refresh is on: the unfinished incremental pass is dropped")
-            current = None
-        page_size = int(config["page_size"])
-        if current is not None and "page_size" not in current:
-            # Written before passes kept their page size: its offsets cannot be trusted.
-            self.logger.warning(
-                "The unfinished pass does not record its page size; starting a new one"
-            )
-            current = None
-        if current is not None and int(current["version"]) != table["version"]:
-            # Its records carry an older table version: a target would delete them
-            # when the new version is activated.
-            self.logger.warning(
-                "The unfinished pass belongs to an older table version; starting a new one"
-            )
-            current = None
-        if current is not None and current.get("identity") == identity:
-            if int(current["page_size"]) != page_size:
-                self.logger.warning(
-                    "page_size changed from %d to %d during the unfinished pass: it goes "
-                    "on with %d; the new size applies from the next pass",
-                    current["page_size"],
-                    page_size,
-                    current["page_size"],
-                )
-            self.logger.info(
-                "Resuming the unfinished %s pass at offset %d with %d task(s) in flight",
-                current["kind"],
-                int(current.get("next_offset", 0)),
-                len(current.get("tasks", [])),
-            )
-            return t.cast("passes.PassState", current)
+        current = self.state.get("pass")
         if current is not None:
-            self.logger.warning(
-                "The keyword or order changed since the unfinished pass; starting a new one"
+            why = passes.why_not_resume(
+                current, identity, self.table, full_refresh=bool(self.config.get("full_refresh"))
             )
-        bookmark = t.cast("passes.Bookmark", state.get("bookmark") or {})
+            if not why:
+                self._log_resume(current)
+                return t.cast("passes.PassState", current)
+            self.logger.warning("%s; starting a new one", why)
+        return self._start_pass(identity)
+
+    def _log_resume(self, current: t.Mapping[str, t.Any]) -> None:
+        page_size = int(self.config["page_size"])
+        if int(current["page_size"]) != page_size:
+            self.logger.warning(
+                "page_size changed from %d to %d during the unfinished pass: it goes "
+                "on with %d; the new size applies from the next pass",
+                current["page_size"],
+                page_size,
+                current["page_size"],
+            )
+        self.logger.info(
+            "Resuming the unfinished %s pass at offset %d with %d task(s) in flight",
+            current["kind"],
+            int(current.get("next_offset", 0)),
+            len(current.get("tasks", [])),
+        )
+
+    def _start_pass(self, identity: passes.Identity) -> passes.PassState:
+        table = self.table
+        bookmark = t.cast("passes.Bookmark", self.state.get("bookmark") or {})
         why_full = passes.why_full(
-            identity, bookmark, full_refresh=bool(config.get("full_refresh"))
+            identity, bookmark, full_refresh=bool(self.config.get("full_refresh"))
         )
         if not why_full and passes.joins_round(table, bookmark):
             why_full = "every account reads its whole list for a new table version"
@@ -310,13 +298,13 @@ class AccountPass:
             "kind": "incremental" if incremental else "full",
             # Every record carries the run's table version (see passes.table_for_run).
             "version": table["version"],
-            "page_size": page_size,
+            "page_size": int(self.config["page_size"]),
             "next_offset": 0,
             "tasks": [],
             "newest": [],
             "emitted": 0,
         }
-        state["pass"] = new
+        self.state["pass"] = new
         if incremental:
             self.logger.info(
                 "Starting an incremental run: new connections down to the first of the %d "

@@ -665,6 +665,26 @@ def why_full(identity: Identity, bookmark: Bookmark, *, full_refresh: bool) -> s
     return ""
 
 
+def why_not_resume(
+    current: t.Mapping[str, t.Any], identity: Identity, table: Table, *, full_refresh: bool
+) -> str:
+    """Why the unfinished pass in STATE cannot go on in this run; "" when it may."""
+    if full_refresh and current["kind"] != "full":
+        # A full refresh must end with ACTIVATE_VERSION, which an incremental pass never
+        # sends: its remainder is dropped (at most its tasks in flight are lost).
+        return "full_refresh is on: the unfinished incremental pass is dropped"
+    if "page_size" not in current:
+        # Written before passes kept their page size: its offsets cannot be trusted.
+        return "The unfinished pass does not record its page size"
+    if int(current["version"]) != table["version"]:
+        # Its records carry an older table version: a target would delete them when
+        # the new version is activated.
+        return "The unfinished pass belongs to an older table version"
+    if current.get("identity") != identity:
+        return "The keyword or order changed since the unfinished pass"
+    return ""
+
+
 # The table version, shared by the accounts
 
 

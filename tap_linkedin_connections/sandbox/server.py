@@ -278,8 +278,7 @@ class Sandbox:
         self._queue: deque[Task] = deque()
         # Changes to the list due once so many tasks exist.
         self._scheduled: list[_Change] = []
-        # Pages answered spoilt, by offset: (how, how many more times; None: always).
-        self._spoilers: dict[int, tuple[str, int | None]] = {}
+        self._spoilers = _Spoilers()
         self._reset_counters()
         self._server: _Server | None = None
         self._threads: list[threading.Thread] = []
@@ -396,31 +395,8 @@ class Sandbox:
         spoilt page: `drop_row` leaves out the row in the middle of the page (a member
         LinkedIn hides, a row OutX drops), `duplicate_row` shows the row before it there
         instead (one connection twice, one missing)."""
-        if isinstance(start, bool) or not isinstance(start, int) or start < 0:
-            raise ValueError("start must be a whole number >= 0")
-        if kind not in PAGE_SPOILERS:
-            raise ValueError(f"unknown page spoiler {kind!r}; known: {', '.join(PAGE_SPOILERS)}")
-        if times is not None and (
-            isinstance(times, bool) or not isinstance(times, int) or times < 1
-        ):
-            raise ValueError("times must be a whole number of at least 1, or None")
         with self._cond:
-            self._spoilers[start] = (kind, times)
-
-    def _spoil(self, start: int, page: list[Connection]) -> list[Connection]:
-        """The page as a spoiler for its offset leaves it; call with the lock held."""
-        if start not in self._spoilers or len(page) < 2:
-            return page
-        kind, times = self._spoilers[start]
-        if times is not None:
-            if times <= 1:
-                del self._spoilers[start]
-            else:
-                self._spoilers[start] = (kind, times - 1)
-        middle = len(page) // 2
-        if kind == "drop_row":
-            return page[:middle] + page[middle + 1 :]
-        return [*page[:middle], page[middle - 1], *page[middle + 1 :]]
+            self._spoilers.add(start, kind, times)
 
     def configure(self, **changes: Any) -> None:
         """Change any of the `Settings` fields; `seed` re-seeds the fault/jitter draws.
@@ -635,12 +611,45 @@ class Sandbox:
             task.input["start"],
             task.input["count"],
         )
-        page = self._spoil(task.input["start"], page)
+        page = self._spoilers.spoil(task.input["start"], page)
         if self._settings.result_shape == "object":
             task.output = {"connections": page, "total": len(page)}
         else:
             task.output = page
         task.status = "completed"
+
+
+class _Spoilers:
+    """Pages answered spoilt, by offset (see Sandbox.spoil_page). Lock outside."""
+
+    def __init__(self) -> None:
+        self._by_offset: dict[int, tuple[str, int | None]] = {}  # (how, times left)
+
+    def add(self, start: int, kind: str, times: int | None) -> None:
+        if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+            raise ValueError("start must be a whole number >= 0")
+        if kind not in PAGE_SPOILERS:
+            raise ValueError(f"unknown page spoiler {kind!r}; known: {', '.join(PAGE_SPOILERS)}")
+        if times is not None and (
+            isinstance(times, bool) or not isinstance(times, int) or times < 1
+        ):
+            raise ValueError("times must be a whole number of at least 1, or None")
+        self._by_offset[start] = (kind, times)
+
+    def spoil(self, start: int, page: list[Connection]) -> list[Connection]:
+        """The page as the spoiler for its offset leaves it."""
+        if start not in self._by_offset or len(page) < 2:
+            return page
+        kind, times = self._by_offset[start]
+        if times is not None:
+            if times <= 1:
+                del self._by_offset[start]
+            else:
+                self._by_offset[start] = (kind, times - 1)
+        middle = len(page) // 2
+        if kind == "drop_row":
+            return page[:middle] + page[middle + 1 :]
+        return [*page[:middle], page[middle - 1], *page[middle + 1 :]]
 
 
 def _copy(value: Any) -> Any:
