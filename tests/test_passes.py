@@ -574,3 +574,27 @@ def test_a_member_hidden_on_every_reading_of_the_first_page_hides_nothing_else(
     run = simulate(listing, 100, spoil=drop_row_at(0, times=None))
     assert set(listing) - {listing[50]} <= run.emitted
     assert run.lost == ""
+
+
+IDENTITY: passes.Identity = {"account": "a", "keyword": None, "sort_type": "RECENTLY_ADDED"}
+
+
+@pytest.mark.parametrize(
+    ("change", "full_refresh", "why"),
+    [
+        ({}, False, ""),
+        ({}, True, ""),  # a full pass goes on under full_refresh
+        ({"kind": "incremental"}, True, "full_refresh is on"),
+        ({"page_size": None}, False, "does not record its page size"),
+        ({"version": 4}, False, "older table version"),
+        ({"identity": {**IDENTITY, "keyword": "x"}}, False, "keyword or order changed"),
+    ],
+)
+def test_why_an_unfinished_pass_cannot_go_on(
+    change: dict[str, t.Any], full_refresh: bool, why: str
+) -> None:
+    current = {"kind": "full", "identity": IDENTITY, "version": 5, "page_size": 100, **change}
+    current = {key: value for key, value in current.items() if value is not None}
+    table: passes.Table = {"version": 5, "activated": False}
+    found = passes.why_not_resume(current, IDENTITY, table, full_refresh=full_refresh)
+    assert (why in found) if why else found == ""
