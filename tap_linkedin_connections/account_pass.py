@@ -37,7 +37,7 @@ if t.TYPE_CHECKING:
 
 #: How many of the newest connections the bookmark remembers. Several, not one: the
 #: newest may be removed, and the next run must still find where it stopped.
-REMEMBERED_NEWEST = 25
+REMEMBERED_NEWEST = passes.REMEMBERED
 
 PROFILE_URL_PREFIX = "https://www.linkedin.com/in/"
 
@@ -74,6 +74,44 @@ def to_record(
     record["account"] = account
     record.update(enricher.fields(connection, urn))
     return record
+
+
+def new_records(
+    current: passes.PassState,
+    records: list[dict[str, t.Any]],
+    step: passes.Step,
+    read: set[str],
+    known: list[str],
+    *,
+    in_top: bool,
+) -> list[dict[str, t.Any]]:
+    """The records of a placed page that are emitted; counts them in ``current``.
+
+    Emitted: what this pass has not read (the overlap, and above it whatever a shift
+    brought back, was emitted already, maybe in an earlier run: ``step.new_from``)
+    nor loaded before (an incremental run's remembered connections, a re-connected
+    one among them; the pass's first page, for the top re-read), down to where the
+    connections already loaded resume (``step.resumes_at``).
+    """
+    if step.event is passes.Event.REREAD:
+        return []  # the page is read again; its second reading counts
+    ours = current.get("first") or current["newest"]
+    skip = set(passes.marks(ours if in_top else known))
+    cut = len(records) if step.resumes_at is None else step.resumes_at
+    new = []
+    for record in records[step.new_from : cut]:
+        urn = record["entity_urn"]
+        urn_mark = passes.mark(urn)
+        if urn_mark in read or urn_mark in skip:
+            continue
+        read.add(urn_mark)
+        new.append(record)
+        newest = current["newest"]
+        if not in_top and len(newest) < REMEMBERED_NEWEST and urn not in newest:
+            newest.append(urn)  # only connections that were emitted
+    read.update(passes.mark(r["entity_urn"]) for r in records)
+    current["emitted"] = int(current.get("emitted", 0)) + len(new)
+    return new
 
 
 def identity_of(account: Account) -> passes.Identity:
@@ -152,69 +190,43 @@ class AccountPass:
     def _read_pass(
         self, current: passes.PassState, pager: ConnectionsPager, client: OutXClient
     ) -> t.Iterator[list[dict[str, t.Any]]]:
-        incremental = current["kind"] == "incremental"
         bookmark = t.cast("passes.Bookmark", self.state.get("bookmark") or {})
-        known = list(bookmark.get("newest", [])) if incremental else []
-        known_set = set(known)
-        page_size = int(current["page_size"])
-        seen: set[str] = set()
-        stopped_at_known = False
+        known = list(bookmark.get("newest", [])) if current["kind"] == "incremental" else []
+        # The marks of every connection this pass read: this run's pages, and the
+        # pages STATE holds (they were emitted, maybe in an earlier run).
+        read = {
+            *passes.marks(current.get("tail")),
+            *passes.marks(current.get("ahead")),
+            *passes.marks(current.get("top")),
+        }
         try:
-            while not stopped_at_known and (page := pager.next_page()) is not None:
+            while (page := pager.next_page()) is not None:
                 # The whole page is checked before any of it is emitted.
                 records = [
                     to_record(c, page, i, self.account.name, self.enricher)
                     for i, c in enumerate(page.connections)
                 ]
                 urns = [r["entity_urn"] for r in records]
-                # The pages this one overlaps were emitted already, maybe in an
-                # earlier run (``seen`` holds only this run's).
-                seen.update(current.get("tail") or [], current.get("ahead") or [])
-                step = passes.place_page(current, page.offset, urns, page_size, bridge=page.bridge)
-                if step.lost and not current.get("lost"):
-                    current["lost"] = step.lost
-                    self.logger.warning(
-                        "Continuity lost near offset %d (%s): the pass reads on and keeps "
-                        "every record, but will not send ACTIVATE_VERSION",
-                        page.offset,
-                        step.lost,
-                    )
-                elif step.bridge is not None:
-                    self.logger.info(
-                        "The page at offset %d does not join the one before (the list "
-                        "shifted): reading offset %d to close the gap",
-                        page.offset,
-                        step.bridge,
-                    )
-                cut = passes.boundary(urns, known) if incremental else None
-                if cut is not None:
-                    # Only what is above the last pass's connections is new; a known
-                    # contact that re-connected sits above new ones and hides nothing.
-                    records = records[:cut]
-                    current["reached_known"] = True
-                new = []
-                for record in records:
-                    urn = record["entity_urn"]
-                    if urn in seen or urn in known_set:
-                        continue  # a known contact who re-connected is loaded already
-                    seen.add(urn)
-                    if len(current["newest"]) < REMEMBERED_NEWEST and urn not in current["newest"]:
-                        current["newest"].append(urn)  # only connections that were emitted
-                    new.append(record)
+                in_top = current.get("phase") == passes.Phase.TOP.value
+                step = passes.place_page(
+                    current,
+                    page.offset,
+                    urns,
+                    int(current["page_size"]),
+                    bridge=page.bridge,
+                    read=read,
+                    known=known,
+                )
+                self._log_step(page.offset, step)
+                new = new_records(current, records, step, read, known, in_top=in_top)
                 if new:
                     yield new
-                current["emitted"] = int(current.get("emitted", 0)) + len(new)
-                stopped_at_known = bool(current.get("reached_known")) and step.bridge is None
                 pager.consumed(
-                    page,
-                    len(new),
-                    next_offset=step.next_offset,
-                    end=step.end or stopped_at_known,
-                    bridge=step.bridge,
+                    page, len(new), next_offset=step.next_offset, end=step.end, bridge=step.bridge
                 )
-            if stopped_at_known or pager.end_reached:
+            if pager.end_reached:
                 pager.pass_done()
-                self._finish_pass(current, bookmark, stopped_at_known)
+                self._finish_pass(current, bookmark)
         finally:
             counters = client.counters
             self.counts = (
@@ -223,8 +235,32 @@ class AccountPass:
                 f"after a lost answer), {pager.tasks_reused} tasks re-polled from the task "
                 f"ledger, {pager.polls} status polls, {counters['retries']} HTTP retries"
             )
+        if not pager.end_reached:
+            self._log_stop(current, pager)
+        self.checkpoint()
 
-        if not (stopped_at_known or pager.end_reached) and pager.stop_reason is not None:
+    def _log_step(self, offset: int, step: passes.Step) -> None:
+        """Say what a page made the pass do, when it was not just the next page."""
+        then = step.bridge if step.bridge is not None else step.next_offset
+        if step.lost:
+            self.logger.warning(
+                "Continuity lost near offset %d (%s): the pass reads on and keeps every "
+                "record, but will not send ACTIVATE_VERSION",
+                offset,
+                step.lost,
+            )
+        elif step.event in (passes.Event.REPAIR, passes.Event.REREAD):
+            self.logger.warning(
+                "The page at offset %d: %s; reading offset %d again", offset, step.event.value, then
+            )
+        elif step.event is not passes.Event.NONE:
+            self.logger.info(
+                "The page at offset %d: %s; reading offset %d", offset, step.event.value, then
+            )
+
+    def _log_stop(self, current: passes.PassState, pager: ConnectionsPager) -> None:
+        """Say why the pass stopped before its end, and where the next run goes on."""
+        if pager.stop_reason is not None:
             self.logger.warning(
                 "Stopped creating tasks: %s. %d connections so far in this %s pass; the "
                 "next run continues at offset %d",
@@ -233,7 +269,7 @@ class AccountPass:
                 current["kind"],
                 pager.next_offset,
             )
-        elif not (stopped_at_known or pager.end_reached):
+        else:
             self.logger.warning(
                 "Stopped after %d tasks (max_tasks_per_run=%s): %d connections so far in "
                 "this %s pass; the next run continues at offset %d",
@@ -243,54 +279,41 @@ class AccountPass:
                 current["kind"],
                 pager.next_offset,
             )
-        self.checkpoint()
 
     def _start_or_resume_pass(self, identity: passes.Identity) -> passes.PassState:
-        state, config, table = self.state, self.config, self.table
-        current = state.get("pass")
-        if current is not None and config.get("full_refresh") and current["kind"] != "full":
-            # A full refresh must end with ACTIVATE_VERSION, which an incremental pass
-            # never sends: its unfinished remainder is dropped (at most its tasks in
-            # flight are lost) in favour of a new full pass.
-            self.logger.warning("full_refresh is on: the unfinished incremental pass is dropped")
-            current = None
-        page_size = int(config["page_size"])
-        if current is not None and "page_size" not in current:
-            # Written before passes kept their page size: its offsets cannot be trusted.
-            self.logger.warning(
-                "The unfinished pass does not record its page size; starting a new one"
-            )
-            current = None
-        if current is not None and int(current["version"]) != table["version"]:
-            # Its records carry an older table version: a target would delete them
-            # when the new version is activated.
-            self.logger.warning(
-                "The unfinished pass belongs to an older table version; starting a new one"
-            )
-            current = None
-        if current is not None and current.get("identity") == identity:
-            if int(current["page_size"]) != page_size:
-                self.logger.warning(
-                    "page_size changed from %d to %d during the unfinished pass: it goes "
-                    "on with %d; the new size applies from the next pass",
-                    current["page_size"],
-                    page_size,
-                    current["page_size"],
-                )
-            self.logger.info(
-                "Resuming the unfinished %s pass at offset %d with %d task(s) in flight",
-                current["kind"],
-                int(current.get("next_offset", 0)),
-                len(current.get("tasks", [])),
-            )
-            return t.cast("passes.PassState", current)
+        current = self.state.get("pass")
         if current is not None:
-            self.logger.warning(
-                "The keyword or order changed since the unfinished pass; starting a new one"
+            why = passes.why_not_resume(
+                current, identity, self.table, full_refresh=bool(self.config.get("full_refresh"))
             )
-        bookmark = t.cast("passes.Bookmark", state.get("bookmark") or {})
+            if not why:
+                self._log_resume(current)
+                return t.cast("passes.PassState", current)
+            self.logger.warning("%s; starting a new one", why)
+        return self._start_pass(identity)
+
+    def _log_resume(self, current: t.Mapping[str, t.Any]) -> None:
+        page_size = int(self.config["page_size"])
+        if int(current["page_size"]) != page_size:
+            self.logger.warning(
+                "page_size changed from %d to %d during the unfinished pass: it goes "
+                "on with %d; the new size applies from the next pass",
+                current["page_size"],
+                page_size,
+                current["page_size"],
+            )
+        self.logger.info(
+            "Resuming the unfinished %s pass at offset %d with %d task(s) in flight",
+            current["kind"],
+            int(current.get("next_offset", 0)),
+            len(current.get("tasks", [])),
+        )
+
+    def _start_pass(self, identity: passes.Identity) -> passes.PassState:
+        table = self.table
+        bookmark = t.cast("passes.Bookmark", self.state.get("bookmark") or {})
         why_full = passes.why_full(
-            identity, bookmark, full_refresh=bool(config.get("full_refresh"))
+            identity, bookmark, full_refresh=bool(self.config.get("full_refresh"))
         )
         if not why_full and passes.joins_round(table, bookmark):
             why_full = "every account reads its whole list for a new table version"
@@ -300,13 +323,13 @@ class AccountPass:
             "kind": "incremental" if incremental else "full",
             # Every record carries the run's table version (see passes.table_for_run).
             "version": table["version"],
-            "page_size": page_size,
+            "page_size": int(self.config["page_size"]),
             "next_offset": 0,
             "tasks": [],
             "newest": [],
             "emitted": 0,
         }
-        state["pass"] = new
+        self.state["pass"] = new
         if incremental:
             self.logger.info(
                 "Starting an incremental run: new connections down to the first of the %d "
@@ -317,12 +340,14 @@ class AccountPass:
             self.logger.info("Starting a full pass: %s", why_full)
         return new
 
-    def _finish_pass(
-        self, current: passes.PassState, bookmark: passes.Bookmark, stopped_at_known: bool
-    ) -> None:
+    def _finish_pass(self, current: passes.PassState, bookmark: passes.Bookmark) -> None:
         """Close the pass: the bookmark, and whether it proved itself complete."""
         emitted = int(current["emitted"])
-        newest = list(current["newest"])
+        stopped_at_known = bool(current.get("reached_known"))
+        # The list's new top, above what was loaded before: found by an incremental run,
+        # or by a full pass's top re-read (re-connected contacts among them).
+        above = current.get("above", [])
+        newest = [*above, *(urn for urn in current["newest"] if urn not in above)]
         if stopped_at_known:
             # Keep remembering older known connections too, in case the few emitted
             # are removed before the next run.

@@ -581,11 +581,11 @@ def test_weekly_schedule_soft_deletes_and_shares_the_daily_state(
 
     second = _bookmark(pipe.state())
     # Same state id: the full pass replaced the bookmark. The pacing budget is the
-    # task ledger's, not state's: it holds the first run's tasks (13 pages) next to
-    # the second's (13 pages).
+    # task ledger's, not state's: it holds the first run's tasks (13 pages, one
+    # confirming the end, one re-reading the top) next to the second's (as many).
     assert second["bookmark"]["version"] > first["bookmark"]["version"]
     assert "task_window" not in second
-    assert len(_ledger_rows(pipe)) == 26
+    assert len(_ledger_rows(pipe)) == 2 * tasks_for_full_pass(CONNECTIONS, 100) == 30
 
 
 def test_csv_lands_every_connection(pipeline: t.Callable[..., Pipeline]) -> None:
@@ -1047,3 +1047,49 @@ def test_profiles_are_opt_in_through_meltano(pipeline: t.Callable[..., Pipeline]
     profiles = (jsonl / "profiles.jsonl").read_text(encoding="utf-8").splitlines()
     newest = [str(c["public_identifier"]) for c in pipe.sandbox.connections()[:5]]
     assert [json.loads(line)["public_identifier"] for line in profiles] == newest
+
+
+def test_contacts_who_reconnect_during_a_full_refresh_keep_their_rows(
+    pipeline: t.Callable[..., Pipeline], pg_available: None
+) -> None:
+    """Five contacts re-connect from the part of the list the full refresh has not read
+    yet: they move to the top, which it read already. Its ACTIVATE_VERSION must not
+    delete them (issue 17, point 1; before: the five live rows were deleted)."""
+    pipe = pipeline()
+    pipe.meltano("run", "linkedin-full-refresh-to-postgres")
+    assert len(_pg_rows(pipe.schema)) == CONNECTIONS
+    done = pipe.sandbox.stats()["tasks_created"]  # tasks are counted from the start
+    for i, task in enumerate((3, 5, 7, 9, 11)):
+        pipe.sandbox.schedule_change(done + task, reconnect_positions=[CONNECTIONS - 10 - i])
+
+    pipe.meltano("run", "linkedin-full-refresh-to-postgres")
+
+    rows = _pg_rows(pipe.schema)
+    assert set(rows) == _urns(pipe.sandbox.connections())
+    state = _bookmark(pipe.state(FULL_REFRESH_STATE_ID))
+    assert state["table"]["activated"] is True
+    # Every row carries the version just activated: the five were sent again under it.
+    assert {row["_sdc_table_version"] for row in rows.values()} == {state["table"]["version"]}
+    assert pipe.sandbox.stats()["tasks_created"] - done == tasks_for_full_pass(CONNECTIONS, 100)
+
+
+@pytest.mark.parametrize("first_pass", [True, False], ids=["first-pass", "later-pass"])
+def test_a_page_short_in_the_middle_of_the_list_deletes_no_row(
+    pipeline: t.Callable[..., Pipeline], pg_available: None, first_pass: bool
+) -> None:
+    """The page at offset 1067 comes back one row short (a row OutX drops): it is not the
+    end of the list (issue 17, point 2; before: the 68 connections after it were never
+    read, ACTIVATE_VERSION was sent, and on a later pass their rows were deleted)."""
+    pipe = pipeline()
+    if not first_pass:
+        pipe.meltano("run", "linkedin-full-refresh-to-postgres")
+        assert len(_pg_rows(pipe.schema)) == CONNECTIONS
+    pipe.sandbox.spoil_page(1067, "drop_row")
+
+    pipe.meltano("run", "linkedin-full-refresh-to-postgres")
+
+    rows = _pg_rows(pipe.schema)
+    assert set(rows) == _urns(pipe.sandbox.connections())
+    state = _bookmark(pipe.state(FULL_REFRESH_STATE_ID))
+    assert state["table"]["activated"] is True
+    assert state["bookmark"]["total"] == CONNECTIONS

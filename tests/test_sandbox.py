@@ -587,3 +587,69 @@ def test_a_scheduled_change_lands_when_its_task_is_created(session: requests.Ses
         assert [c["entity_urn"] for c in output["connections"]] == after
         with pytest.raises(ValueError, match="after_tasks"):
             sandbox.schedule_change(0)
+
+
+def test_a_reconnected_contact_moves_to_the_top_with_its_identity() -> None:
+    with Sandbox(connections=10, seed=3) as sandbox:
+        before = [c["entity_urn"] for c in sandbox.connections()]
+        moved = sandbox.reconnect_connections([7, 8])
+        after = [c["entity_urn"] for c in sandbox.connections()]
+        # 8 re-connected last: it is the newest now.
+        assert [c["entity_urn"] for c in moved] == [before[8], before[7]]
+        assert after == [before[8], before[7], *before[:7], before[9]]
+        with pytest.raises(ValueError, match="no connection at position 10"):
+            sandbox.reconnect_connections([10])
+
+
+def test_a_scheduled_reconnection_and_removal_use_the_list_before_the_change(
+    session: requests.Session,
+) -> None:
+    with Sandbox(connections=10, pickup_delay=0.1) as sandbox:
+        before = [c["entity_urn"] for c in sandbox.connections()]
+        sandbox.schedule_change(1, reconnect_positions=[5], remove_positions=[0])
+        create(session, sandbox, sort_type="RECENTLY_ADDED", count=10)
+        after = [c["entity_urn"] for c in sandbox.connections()]
+        assert after == [before[5], *before[1:5], *before[6:]]
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("drop_row", lambda page: page[:5] + page[6:]),
+        ("duplicate_row", lambda page: [*page[:5], page[4], *page[6:]]),
+    ],
+)
+def test_a_spoilt_page_at_one_offset(session: requests.Session, kind: str, expected: Any) -> None:
+    with Sandbox(connections=30, seed=5) as sandbox:
+        listing = [c["entity_urn"] for c in sandbox.connections()]
+        sandbox.spoil_page(10, kind, times=1)
+
+        def page(start: int) -> list[str]:
+            output = fetch_page(session, sandbox, sort_type="RECENTLY_ADDED", start=start, count=10)
+            return [c["entity_urn"] for c in output["connections"]]
+
+        assert page(0) == listing[:10]  # other offsets are untouched
+        assert page(10) == expected(listing[10:20])
+        assert page(10) == listing[10:20]  # once only
+        sandbox.spoil_page(10, kind, times=None)
+        assert page(10) == page(10) == expected(listing[10:20])
+        with pytest.raises(ValueError, match="unknown page spoiler"):
+            sandbox.spoil_page(10, "shuffle")
+
+
+def test_reconnect_and_spoil_over_http(sandbox: Sandbox, session: requests.Session) -> None:
+    before = [c["entity_urn"] for c in sandbox.connections()]
+    answer = session.post(
+        sandbox.url + "/_sandbox/connections/reconnect", json={"positions": [3]}, timeout=5
+    )
+    assert answer.json()["connections"][0]["entity_urn"] == before[3]
+    answer = session.post(
+        sandbox.url + "/_sandbox/spoil-page", json={"start": 0, "kind": "drop_row"}, timeout=5
+    )
+    assert answer.json() == {"success": True}
+    output = fetch_page(session, sandbox, sort_type="RECENTLY_ADDED", start=0, count=10)
+    assert len(output["connections"]) == 9
+    answer = session.post(
+        sandbox.url + "/_sandbox/spoil-page", json={"start": -1, "kind": "drop_row"}, timeout=5
+    )
+    assert answer.status_code == 400

@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 
 from tap_linkedin_connections.outx.kinds import CONNECTION_FIELDS
+from tap_linkedin_connections.passes import tasks_for_full_pass
 from tests.helpers import bookmark, expected_records, run_tap_in_process, tap_config
 
 SCHEMA_FIELDS = {
@@ -21,7 +22,7 @@ SCHEMA_FIELDS = {
 
 @pytest.mark.parametrize("result_shape", ["object", "list"])
 @pytest.mark.parametrize("sort_type", ["RECENTLY_ADDED", "RELEVANCE"])
-def test_1234_connections_in_13_tasks(make_sandbox, tmp_path, result_shape, sort_type):
+def test_1234_connections_in_13_pages(make_sandbox, tmp_path, result_shape, sort_type):
     sandbox = make_sandbox(connections=1234, seed=11, result_shape=result_shape)
     run = run_tap_in_process(tap_config(sandbox.url, sort_type=sort_type), tmp_path)
 
@@ -29,10 +30,13 @@ def test_1234_connections_in_13_tasks(make_sandbox, tmp_path, result_shape, sort
     listing = sandbox.connections(sort_type="RECENTLY_ADDED" if sort_type != "RELEVANCE" else None)
     assert run.records == expected_records(listing)
     assert len({r["entity_urn"] for r in run.records}) == 1234
-    assert sandbox.stats()["tasks_created"] == 13
-    # Each task asked for the next offset, 97 on (pages overlap by 3), in the chosen order.
+    # Each task asked for the next offset, 97 on (pages overlap by 3), in the chosen order;
+    # then one from the short page's last rows (1164 + 70 - 3) confirms the end, and
+    # newest first the top is read again.
     inputs = [task["input"] for task in sandbox.stats()["tasks"]]
-    assert [i["start"] for i in inputs] == list(range(0, 13 * 97, 97))
+    checks = [1231, 0] if sort_type == "RECENTLY_ADDED" else [1231]
+    assert [i["start"] for i in inputs] == [*range(0, 13 * 97, 97), *checks]
+    assert sandbox.stats()["tasks_created"] == 13 + len(checks)
     assert {i["count"] for i in inputs} == {100}
     assert {i.get("sort_type") for i in inputs} == (
         {"RECENTLY_ADDED"} if sort_type == "RECENTLY_ADDED" else {None}
@@ -40,9 +44,12 @@ def test_1234_connections_in_13_tasks(make_sandbox, tmp_path, result_shape, sort
 
 
 @pytest.mark.parametrize(
-    ("connections", "tasks"), [(0, 1), (1, 1), (99, 1), (100, 2), (101, 2), (250, 3)]
+    ("connections", "tasks"),
+    [(0, 2), (1, 2), (3, 2), (4, 3), (99, 3), (100, 4), (101, 4), (250, 5)],
 )
 def test_exact_counts_at_page_boundaries(make_sandbox, tmp_path, connections, tasks):
+    """The pages down to the first short one, one confirming the end, one re-reading the
+    top (the same page as the confirmation for a list of three or fewer)."""
     sandbox = make_sandbox(connections=connections, seed=3)
     run = run_tap_in_process(tap_config(sandbox.url), tmp_path)
 
@@ -63,8 +70,10 @@ def test_smaller_pages_and_keyword(make_sandbox, tmp_path):
 
     assert run.returncode == 0, run.stderr
     assert run.records == expected_records(matching)
-    # Pages of 7 overlap by 1: page k covers [6k, 6k + 7) and the first short one ends.
-    assert sandbox.stats()["tasks_created"] == (len(matching) - 7) // 6 + 2
+    # Pages of 7 overlap by 1: page k covers [6k, 6k + 7) and the first short one ends;
+    # then one confirms the end and one re-reads the top.
+    assert sandbox.stats()["tasks_created"] == (len(matching) - 7) // 6 + 2 + 2
+    assert sandbox.stats()["tasks_created"] == tasks_for_full_pass(len(matching), 7)
     assert {task["input"]["keyword"] for task in sandbox.stats()["tasks"]} == {keyword}
 
 

@@ -31,8 +31,17 @@ PAGE = [person(1), person(2)]
 
 
 def one_page_config(url: str, **overrides: object) -> dict:
-    """Two connections on a page of three: one task is the whole list."""
+    """Two connections on a page of three: one task is the whole list (then two more
+    check it: one from its last row confirms the end, one re-reads the top)."""
     return tap_config(url, page_size=3, **overrides)
+
+
+#: The offsets of the two tasks that check a pass of one short page (see above).
+CHECKS = [1, 0]
+
+
+def starts(server: ScriptedServer) -> list[int]:
+    return [create.body["start"] for create in server.requests("POST")]
 
 
 def assert_one_line_failure(run, *needles: str) -> str:
@@ -59,12 +68,13 @@ def test_pending_processing_completed(tmp_path):
         "urn:li:fsd_profile:P1",
         "urn:li:fsd_profile:P2",
     ]
-    (create,) = server.requests("POST")
+    create, *_ = server.requests("POST")
     assert create.path == "/linkedin-agent/fetch-connections"
     assert create.body == {"sort_type": "RECENTLY_ADDED", "start": 0, "count": 3}
     assert create.headers["x-api-key"] == API_KEY
+    assert starts(server) == [0, *CHECKS]
     gets = server.requests("GET")
-    assert len(gets) == 3
+    assert len(gets) == 3 + len(CHECKS)
     assert {g.query["api_agent_task_id"][0] for g in gets} == {"t1"}
 
 
@@ -119,7 +129,8 @@ def test_retry_after_is_honoured(tmp_path):
         run = run_tap(one_page_config(server.url, retry_initial_wait_seconds=0.001), tmp_path)
 
     assert run.returncode == 0, run.stderr
-    first, second = server.requests("POST")
+    first, second, *_ = server.requests("POST")
+    assert starts(server) == [0, 0, *CHECKS]
     # The retry waited as long as the server asked, not the tiny configured backoff.
     assert second.at - first.at >= 0.4
     assert "HTTP 429" in run.stderr
@@ -159,7 +170,7 @@ def test_a_cut_short_create_answer_that_still_holds_the_task_id_is_not_sent_agai
         run = run_tap(one_page_config(server.url), tmp_path)
 
     assert run.returncode == 0, run.stderr
-    assert len(server.requests("POST")) == 1
+    assert starts(server) == [0, *CHECKS]
     assert server.requests("GET")[0].query["api_agent_task_id"] == [task_id]
     assert len(run.records) == 2
 
@@ -170,7 +181,7 @@ def test_a_garbled_create_answer_without_the_id_is_sent_again(tmp_path):
         run = run_tap(one_page_config(server.url), tmp_path)
 
     assert run.returncode == 0, run.stderr
-    assert len(server.requests("POST")) == 2
+    assert starts(server) == [0, 0, *CHECKS]
     assert "one LinkedIn action may repeat" in run.stderr
 
 

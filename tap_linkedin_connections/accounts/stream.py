@@ -114,17 +114,24 @@ class AccountsStream(SdkStream):
 
         work = {name: _reading(reader, table) for name, reader in readers.items()}
         failures: dict[str, Exception] = {}
+        unwritten = False  # a checkpoint was adopted but not yet written
         for message in side_by_side(outbox, work):
             if isinstance(message, Records):
                 yield from message.records
             elif isinstance(message, Checkpoint):
                 _adopt(slots[message.account], message.state, self.account_state_keys)
-                # The SDK writes STATE only after RECORDs; a task id must reach STATE as
-                # soon as the task exists, so STATE is written here directly
-                # (identical STATE messages are skipped by the state writer).
-                self.write_state_now()
+                unwritten = True
             elif message.failure is not None:
                 failures[message.account] = message.failure
+            if unwritten and not outbox.waiting():
+                # The SDK writes STATE only after RECORDs; a task id must reach STATE as
+                # soon as the task exists, so STATE is written here directly. Each STATE
+                # holds every account's part: checkpoints queued one after another are
+                # written as one, before this thread waits for the next message.
+                self.write_state_now()
+                unwritten = False
+        if unwritten:
+            self.write_state_now()
         self._activate_and_summarise(table, readers, slots)
         self._raise_failures(accounts, failures)
 
@@ -187,7 +194,10 @@ class AccountsStream(SdkStream):
             {name: _bookmark(slot) for name, slot in slots.items()},
             {name: reader.why_full() for name, reader in readers.items()},
             full_refresh=bool(self.config.get("full_refresh")),
-            new_version=int(time.time() * 1000),
+            # Versions only grow, whatever the clock says (see next_table_version).
+            new_version=passes.next_table_version(
+                int(time.time() * 1000), passes.versions_in(loaded, slots.values())
+            ),
         )
         state["table"] = table
         return table

@@ -147,6 +147,10 @@ class Outbox:
     def get(self) -> Message:
         return self._queue.get()
 
+    def waiting(self) -> int:
+        """Messages queued now (a hint: threads may add more at any time)."""
+        return self._queue.qsize()
+
 
 class AccountsFailed(Exception):
     """Some accounts failed (each named in its own line before); the others were read."""

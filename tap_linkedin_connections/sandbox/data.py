@@ -186,6 +186,21 @@ class ConnectionBook:
         self._orders.clear()
         return removed
 
+    def reconnect(self, positions: list[int]) -> list[Connection]:
+        """Re-connect the connections at these newest-first positions (which must exist):
+        the same people, now the newest, in the order given (the last one given ends on
+        top, as the last to re-connect). Returns them, newest first."""
+        newest_first = self.ordered(RECENTLY_ADDED)
+        for position in positions:
+            if not isinstance(position, int) or not 0 <= position < len(newest_first):
+                raise ValueError(f"no connection at position {position!r}")
+        moving = [newest_first[p] for p in dict.fromkeys(positions)]
+        moved = {str(c["entity_urn"]) for c in moving}
+        self._oldest_first = [c for c in self._oldest_first if c["entity_urn"] not in moved]
+        self._oldest_first.extend(moving)
+        self._orders.clear()
+        return moving[::-1]
+
     def ordered(self, sort_type: str | None) -> list[Connection]:
         """All connections in the order the API uses for `sort_type`. Do not mutate."""
         newest = sort_type == RECENTLY_ADDED

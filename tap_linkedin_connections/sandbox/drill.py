@@ -53,15 +53,23 @@ RESILIENT_SETTINGS: dict[str, Any] = {
 }
 
 
+#: Pages a full pass reads twice by design: the top (offset 0), re-read once the end is
+#: confirmed, for contacts who re-connected during the pass.
+PLANNED_REREADS: dict[int, int] = {0: 1}
+
+
 def extra_tasks_by_offset(
-    tasks: list[dict[str, Any]], task_timeout: float
+    tasks: list[dict[str, Any]],
+    task_timeout: float,
+    planned: dict[int, int] = PLANNED_REREADS,
 ) -> dict[int, tuple[int, int]]:
     """Per page offset: (extra tasks a fault explains, extra tasks nothing explains).
 
     ``tasks`` are the sandbox's task records (``stats()["tasks"]``). Each task created
     again for an offset must answer for an unusable one: its answer lost (never
     polled), failed, or not completed within the task timeout (stuck, slow, or queued
-    behind such a task: the extension works one task at a time).
+    behind such a task: the extension works one task at a time); ``planned`` reads of
+    an offset beyond the first need no answer.
     """
     by_offset: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for task in tasks:
@@ -76,6 +84,6 @@ def extra_tasks_by_offset(
             or task["completed_at"] is None
             or task["completed_at"] - task["created_at"] > task_timeout
         )
-        beyond_first = len(created) - 1
+        beyond_first = max(0, len(created) - 1 - planned.get(offset, 0))
         extra[offset] = (min(beyond_first, unusable), max(0, beyond_first - unusable))
     return extra

@@ -25,7 +25,7 @@ from socketserver import TCPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tap_linkedin_connections.sandbox.data import Connection, ConnectionBook
+from tap_linkedin_connections.sandbox.data import RECENTLY_ADDED, Connection, ConnectionBook
 from tap_linkedin_connections.sandbox.profiles import (
     PROFILE_ROUTES,
     PROFILE_SHAPES,
@@ -98,6 +98,19 @@ class Settings:
 
 
 SETTING_NAMES = tuple(f.name for f in fields(Settings))
+
+#: Ways a completed page can be spoilt at one offset (see Sandbox.spoil_page).
+PAGE_SPOILERS = ("drop_row", "duplicate_row")
+
+
+@dataclass(frozen=True)
+class _Change:
+    """A change to the list, due once ``after_tasks`` tasks exist."""
+
+    after_tasks: int
+    add: int
+    remove: list[int]  # newest-first positions, as the list was before the change
+    reconnect: list[int]  # newest-first positions moved to the top, the last on top
 
 
 @dataclass
@@ -282,8 +295,9 @@ class Sandbox:
         self._activated_at = 0.0
         self._tasks: dict[str, Task] = {}
         self._queue: deque[Task] = deque()
-        # Changes to the list due once so many tasks exist: (tasks, add, positions).
-        self._scheduled: list[tuple[int, int, list[int]]] = []
+        # Changes to the list due once so many tasks exist.
+        self._scheduled: list[_Change] = []
+        self._spoilers = _Spoilers()
         self._reset_counters()
         self._server: _Server | None = None
         self._threads: list[threading.Thread] = []
@@ -357,24 +371,51 @@ class Sandbox:
         with self._cond:
             return [dict(c) for c in self._book.remove(entity_urns, positions)]
 
+    def reconnect_connections(self, positions: list[int]) -> list[Connection]:
+        """Re-connect the contacts at these newest-first positions: the same people move
+        to the top of the newest-first list (the last one given ends on top). Returns
+        them, newest first."""
+        with self._cond:
+            return [dict(c) for c in self._book.reconnect(positions)]
+
     def schedule_change(
-        self, after_tasks: int, *, add: int = 0, remove_positions: list[int] | None = None
+        self,
+        after_tasks: int,
+        *,
+        add: int = 0,
+        remove_positions: list[int] | None = None,
+        reconnect_positions: list[int] | None = None,
     ) -> None:
         """Change the list once the `after_tasks`-th task (counted since start) is
-        created, as a user connecting or removing people during a sync would: remove
-        by newest-first position (positions past the end are ignored), then add."""
+        created, as a user connecting or removing people during a sync would: re-connect
+        (move to the top) by newest-first position, then remove by position (both as
+        the list was before the change; positions past the end are ignored), then add."""
         if not isinstance(after_tasks, int) or after_tasks < 1:
             raise ValueError("after_tasks must be a whole number of at least 1")
+        change = _Change(
+            after_tasks, add, list(remove_positions or []), list(reconnect_positions or [])
+        )
         with self._cond:
-            self._scheduled.append((after_tasks, add, list(remove_positions or [])))
+            self._scheduled.append(change)
 
     def _apply_scheduled(self) -> None:
         """Apply the changes due now; call with the lock held."""
-        due = [c for c in self._scheduled if c[0] <= len(self._tasks)]
-        self._scheduled = [c for c in self._scheduled if c[0] > len(self._tasks)]
-        for _, add, positions in due:
-            self._book.remove(positions=[p for p in positions if p < len(self._book)])
-            self._book.add(add)
+        due = [c for c in self._scheduled if c.after_tasks <= len(self._tasks)]
+        self._scheduled = [c for c in self._scheduled if c.after_tasks > len(self._tasks)]
+        for change in due:
+            listing = self._book.ordered(RECENTLY_ADDED)
+            doomed = [listing[p]["entity_urn"] for p in change.remove if p < len(listing)]
+            self._book.reconnect([p for p in change.reconnect if p < len(listing)])
+            self._book.remove(entity_urns=doomed)
+            self._book.add(change.add)
+
+    def spoil_page(self, start: int, kind: str, times: int | None = 1) -> None:
+        """Make the next `times` tasks (None: every task) for offset `start` answer a
+        spoilt page: `drop_row` leaves out the row in the middle of the page (a member
+        LinkedIn hides, a row OutX drops), `duplicate_row` shows the row before it there
+        instead (one connection twice, one missing)."""
+        with self._cond:
+            self._spoilers.add(start, kind, times)
 
     def configure(self, **changes: Any) -> None:
         """Change any of the `Settings` fields; `seed` re-seeds the fault/jitter draws.
@@ -596,11 +637,45 @@ class Sandbox:
             task.input["start"],
             task.input["count"],
         )
+        page = self._spoilers.spoil(task.input["start"], page)
         if self._settings.result_shape == "object":
             task.output = {"connections": page, "total": len(page)}
         else:
             task.output = page
         task.status = "completed"
+
+
+class _Spoilers:
+    """Pages answered spoilt, by offset (see Sandbox.spoil_page). Lock outside."""
+
+    def __init__(self) -> None:
+        self._by_offset: dict[int, tuple[str, int | None]] = {}  # (how, times left)
+
+    def add(self, start: int, kind: str, times: int | None) -> None:
+        if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+            raise ValueError("start must be a whole number >= 0")
+        if kind not in PAGE_SPOILERS:
+            raise ValueError(f"unknown page spoiler {kind!r}; known: {', '.join(PAGE_SPOILERS)}")
+        if times is not None and (
+            isinstance(times, bool) or not isinstance(times, int) or times < 1
+        ):
+            raise ValueError("times must be a whole number of at least 1, or None")
+        self._by_offset[start] = (kind, times)
+
+    def spoil(self, start: int, page: list[Connection]) -> list[Connection]:
+        """The page as the spoiler for its offset leaves it."""
+        if start not in self._by_offset or len(page) < 2:
+            return page
+        kind, times = self._by_offset[start]
+        if times is not None:
+            if times <= 1:
+                del self._by_offset[start]
+            else:
+                self._by_offset[start] = (kind, times - 1)
+        middle = len(page) // 2
+        if kind == "drop_row":
+            return page[:middle] + page[middle + 1 :]
+        return [*page[:middle], page[middle - 1], *page[middle + 1 :]]
 
 
 def _copy(value: Any) -> Any:
@@ -656,6 +731,8 @@ ROUTES = {
     "/_sandbox/connections": ("GET", "control", "_handle_list_connections"),
     "/_sandbox/connections/add": ("POST", "control", "_handle_add"),
     "/_sandbox/connections/remove": ("POST", "control", "_handle_remove"),
+    "/_sandbox/connections/reconnect": ("POST", "control", "_handle_reconnect"),
+    "/_sandbox/spoil-page": ("POST", "control", "_handle_spoil_page"),
     "/_sandbox/configure": ("POST", "control", "_handle_configure"),
     "/_sandbox/forget": ("POST", "control", "_handle_forget"),
     "/_sandbox/reset-stats": ("POST", "control", "_handle_reset_stats"),
@@ -817,6 +894,21 @@ class _Handler(ProfileHandlers, BaseHTTPRequestHandler):
                 raise BadRequest(f"'{name}' must be a list")
         removed = self.server.sandbox.remove_connections(entity_urns, positions)
         return 200, {"connections": removed, "total": len(removed)}
+
+    def _handle_reconnect(self) -> Answer:
+        positions = self._control_body().get("positions")
+        if not isinstance(positions, list):
+            raise BadRequest("'positions' must be a list")
+        moved = self.server.sandbox.reconnect_connections(positions)
+        return 200, {"connections": moved, "total": len(moved)}
+
+    def _handle_spoil_page(self) -> Answer:
+        body = self._control_body()
+        start, kind = body.get("start"), body.get("kind")
+        if not isinstance(start, int) or not isinstance(kind, str):
+            raise BadRequest("'start' must be a number and 'kind' a string")
+        self.server.sandbox.spoil_page(start, kind, body.get("times", 1))
+        return 200, {"success": True}
 
     def _handle_configure(self) -> Answer:
         self.server.sandbox.configure(**self._control_body())
