@@ -35,6 +35,7 @@ from tap_linkedin_connections.profiles.today import (
     room_after,
     used_now,
 )
+from tap_linkedin_connections.validation import RECENTLY_ADDED
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap
@@ -82,7 +83,8 @@ def pages_due(
         return PagesDue(
             None, f"a full pass ({why}), of a list whose size is not known yet", full=True
         )
-    tasks = passes.tasks_for_full_pass(total, int(config["page_size"]))
+    newest_first = config.get("sort_type") == RECENTLY_ADDED
+    tasks = passes.tasks_for_full_pass(total, int(config["page_size"]), newest_first=newest_first)
     return _capped(tasks, f"a full pass ({why}) of about {total} connections", config, full=True)
 
 
@@ -95,7 +97,9 @@ def _resumed_full_pass(
     if total is None:
         return PagesDue(None, why, full=True)
     created = sum(1 for task in current.get("tasks", []) if task.get("id"))
-    left = max(1, passes.tasks_for_full_pass(total, size) - offset // passes.stride_for(size))
+    newest_first = config.get("sort_type") == RECENTLY_ADDED
+    whole = passes.tasks_for_full_pass(total, size, newest_first=newest_first)
+    left = max(1, whole - offset // passes.stride_for(size))
     return _capped(max(0, left - created), f"{why} (about {total} connections)", config, full=True)
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tap_linkedin_connections.clock import FakeClock
+from tap_linkedin_connections.passes import tasks_for_full_pass
 from tap_linkedin_connections.profiles.stream import ProfilesStream
 from tap_linkedin_connections.sandbox import Sandbox
 from tests.helpers import TapRun, run_tap, run_tap_in_process, tap_config
@@ -224,8 +225,8 @@ def test_two_pipelines_share_the_daily_caps(make_sandbox, tmp_path):
     first = run(config, tmp_path / "a")
     pages = sandbox.stats()["tasks_created"] - len(profile_tasks(sandbox))
     # The day's 24 tasks: the pages first, then the profiles take what is left.
-    assert pages == 4
-    assert len(profile_tasks(sandbox)) == 20
+    assert pages == tasks_for_full_pass(300, 100)
+    assert len(profile_tasks(sandbox)) == 24 - pages
     assert "more wait for another day (the account's task budget" in first.stderr
 
     second = run(config, tmp_path / "b")

@@ -7,6 +7,7 @@ import typing as t
 import pytest
 
 from tap_linkedin_connections.engine.pacing import KindCap, PacingRules
+from tap_linkedin_connections.passes import tasks_for_full_pass
 from tap_linkedin_connections.plan import PagesDue, pages_due
 from tap_linkedin_connections.profiles.choose import (
     Choice,
@@ -101,15 +102,17 @@ def test_the_plan_in_one_line() -> None:
 IDENTITY: t.Any = {"account": "default", "keyword": None, "sort_type": "RECENTLY_ADDED"}
 CONFIG = {"page_size": 100, "sort_type": "RECENTLY_ADDED"}
 BOOKMARK = {"identity": IDENTITY, "newest": ["urn:1"], "version": 1, "total": 300}
+#: A full pass of 300 (passes.py: the pages to the end, its confirmation, the top again).
+FULL = tasks_for_full_pass(300, 100)
 
 
 @pytest.mark.parametrize(
     ("slot", "config", "known", "due"),
     [
         ({}, CONFIG, None, (None, True)),  # first run: the size is not known yet
-        ({}, CONFIG, 300, (4, True)),  # ... unless the profiles' listing knows it
+        ({}, CONFIG, 300, (FULL, True)),  # ... unless the profiles' listing knows it
         ({"bookmark": BOOKMARK}, CONFIG, None, (1, False)),  # incremental
-        ({"bookmark": BOOKMARK}, {**CONFIG, "full_refresh": True}, None, (4, True)),
+        ({"bookmark": BOOKMARK}, {**CONFIG, "full_refresh": True}, None, (FULL, True)),
         (
             {"bookmark": BOOKMARK},
             {**CONFIG, "max_tasks_per_run": 2, "full_refresh": True},
@@ -129,7 +132,7 @@ BOOKMARK = {"identity": IDENTITY, "newest": ["urn:1"], "version": 1, "total": 30
             },
             CONFIG,
             None,
-            (1, True),  # 4 pages, 2 read, the third in flight: one to create
+            (FULL - 3, True),  # 2 pages read, the third in flight: the rest to create
         ),
         (
             {"bookmark": BOOKMARK, "pass": {"identity": IDENTITY, "kind": "incremental"}},
