@@ -47,6 +47,7 @@ if t.TYPE_CHECKING:
     from tap_linkedin_connections import passes
     from tap_linkedin_connections.accounts.threads import Account
     from tap_linkedin_connections.outx.client import Log
+    from tap_linkedin_connections.profiles.choose import ProfilePlan
 
 Record = dict[str, t.Any]
 
@@ -225,7 +226,7 @@ class ProfilesReader:
                 wanted.append(Wanted(ProfileKey(urn, slug), headlines.get(urn)))
         return wanted
 
-    def _wanted(self, plan: t.Any, listing: ConnectionListing) -> list[Wanted]:
+    def _wanted(self, plan: ProfilePlan, listing: ConnectionListing) -> list[Wanted]:
         headlines = {c.entity_urn: c.headline for c in listing.connections()}
         return [
             Wanted(
@@ -241,7 +242,7 @@ class ProfilesReader:
             return len(ledger.creation_times(conn, self.run_started_at))
 
     def _tell_plan(
-        self, plan: t.Any, settings: ProfileSettings, listing: ConnectionListing, resumed: int
+        self, plan: ProfilePlan, settings: ProfileSettings, listing: ConnectionListing, resumed: int
     ) -> None:
         if listing.summary().connections == 0:
             self.logger.warning(
