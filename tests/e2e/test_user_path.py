@@ -43,7 +43,7 @@ from tap_linkedin_connections.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() == "true"
 SANDBOX_PORT = "8765"
 #: The line of the README's first block that installs the package from PyPI.
