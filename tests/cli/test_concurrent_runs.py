@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_linkedin_connections.passes import tasks_for_full_pass
+from tap_linkedin_connections.connections.passes import tasks_for_full_pass
 from tests.helpers import bookmark, run_tap, tap_config
 
 

@@ -44,7 +44,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tap_linkedin_connections.passes import tasks_for_full_pass
+from tap_linkedin_connections.connections.passes import tasks_for_full_pass
 from tap_linkedin_connections.sandbox import Sandbox
 from tests.helpers import expected_profile_url
 

@@ -13,7 +13,7 @@ import typing as t
 
 import pytest
 
-from tap_linkedin_connections.passes import tasks_for_full_pass
+from tap_linkedin_connections.connections.passes import tasks_for_full_pass
 from tests.helpers import FAST_SETTINGS, bookmark, run_tap_in_process, tap_config
 
 
