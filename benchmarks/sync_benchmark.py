@@ -78,6 +78,9 @@ class TapRun:
     status: int
     entity_urns: list[str]
     last_state: dict | None
+    record_bytes: int = 0
+    state_bytes: int = 0
+    state_messages: int = 0
 
 
 def run_tap(config: dict[str, object], state: dict | None = None) -> TapRun:
@@ -103,8 +106,11 @@ def run_tap(config: dict[str, object], state: dict | None = None) -> TapRun:
                 message = json.loads(line)
                 if message["type"] == "RECORD":
                     run.entity_urns.append(message["record"]["entity_urn"])
+                    run.record_bytes += len(line)
                 elif message["type"] == "STATE":
                     run.last_state = message["value"]
+                    run.state_bytes += len(line)
+                    run.state_messages += 1
         return run
 
 
@@ -206,6 +212,40 @@ def accounts_side_by_side() -> tuple[float, float]:
     return one, two
 
 
+def state_size(accounts: int, connections: int) -> TapRun:
+    """One full pass of ``accounts`` accounts of ``connections`` each, side by side.
+
+    Every STATE message holds every account's part, so what each part weighs, and how
+    often STATE is written, decide whether STATE grows with accounts or accounts².
+    """
+    boxes = [
+        Sandbox(connections=connections, seed=i, api_key=API_KEY, pickup_delay=0.001).start()
+        for i in range(accounts)
+    ]
+    config = tap_config("")
+    del config["api_key"], config["api_url"]
+    config["accounts"] = [
+        {"name": f"team-{i}", "api_key": API_KEY, "api_url": box.url} for i, box in enumerate(boxes)
+    ]
+    run = run_tap_or_exit(config)
+    for box in boxes:
+        box.stop()
+    return run
+
+
+def print_state_sizes() -> None:
+    """STATE against records, for 1, 5 and 20 accounts of 2,000 connections."""
+    print("\n| accounts | records (MB) | STATE (MB) | STATE messages | STATE / records |")
+    print("|--:|--:|--:|--:|--:|")
+    for accounts in (1, 5, 20):
+        run = state_size(accounts, 2000)
+        print(
+            f"| {accounts} | {run.record_bytes / 1e6:.1f} | {run.state_bytes / 1e6:.1f} | "
+            f"{run.state_messages} | {run.state_bytes / run.record_bytes:.2f} |",
+            flush=True,
+        )
+
+
 def main() -> None:
     print(
         f"Extension model: pickup {PICKUP_SECONDS:g} s when idle, {WORK_SECONDS:g} s "
@@ -272,6 +312,7 @@ def main() -> None:
         f"{one_account:.2f} s; two equal accounts in one run {two_accounts:.2f} s "
         f"({two_accounts / one_account:.2f}x one alone; one after the other would be 2x)."
     )
+    print_state_sizes()
 
 
 if __name__ == "__main__":

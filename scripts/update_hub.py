@@ -1,7 +1,7 @@
 """Write the Meltano Hub definition, ``hub/tap-linkedin-connections.yml``, from ``--about``.
 
 Run with the project's environment: ``.venv/bin/python scripts/update_hub.py``.
-tests/test_hub.py fails while the file differs from what this writes.
+tests/cli/test_hub.py fails while the file differs from what this writes.
 """
 
 from __future__ import annotations

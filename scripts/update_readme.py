@@ -1,7 +1,7 @@
 """Copy the settings table that ``--about --format=markdown`` prints into README.md.
 
 Run with the project's environment: ``.venv/bin/python scripts/update_readme.py``.
-tests/test_readme.py fails while the two differ.
+tests/cli/test_readme.py fails while the two differ.
 """
 
 from __future__ import annotations

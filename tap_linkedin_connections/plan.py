@@ -20,9 +20,9 @@ import typing as t
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from tap_linkedin_connections import passes
-from tap_linkedin_connections.account_pass import identity_of
 from tap_linkedin_connections.accounts.threads import Accounts
+from tap_linkedin_connections.connections import passes
+from tap_linkedin_connections.connections.account_pass import identity_of
 from tap_linkedin_connections.engine.ledger import TaskLedger, account_fingerprint, ledger_url
 from tap_linkedin_connections.engine.pacing import PacingRules, StateWindow, TaskPacer
 from tap_linkedin_connections.outx.kinds import FETCH_PROFILE

@@ -3,7 +3,7 @@
 The SDK offers no public way to write STATE in the middle of a stream, to choose the
 table version that RECORD messages carry, or to send ACTIVATE_VERSION at the end of a
 pass rather than before its records. These methods reach the private members that do
-it; tests/test_sdk_contract.py fails, naming the member, when an SDK release changes
+it; tests/unit/test_sdk_contract.py fails, naming the member, when an SDK release changes
 one. Nor does it offer a public way to say that a run ended by a signal failed: its
 handler (``Tap._handle_termination``) writes STATE and exits 0. (The tap's config hook,
 ``Tap._validate_config``, stays in tap.py: it must be an override.)

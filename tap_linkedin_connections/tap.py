@@ -200,7 +200,7 @@ class TapLinkedInConnections(SdkTap):
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        # A private SDK hook (tests/test_sdk_contract.py checks it still exists and is
+        # A private SDK hook (tests/unit/test_sdk_contract.py checks it still exists and is
         # called when the tap is built), overridden because it is the one place that sees the merged
         # config (files + environment) before any request, and because the SDK's own
         # messages echo the offending value, which could be the API key. It is also the

@@ -378,7 +378,7 @@ def _no_constant(name: str) -> t.NoReturn:
 
 
 def _state_file_problems(path: str, content: dict[str, t.Any]) -> list[str]:
-    """The STATE shapes the SDK itself stumbles on (deeper ones: see passes.py)."""
+    """The STATE shapes the SDK itself stumbles on (deeper ones: see connections/passes.py)."""
     bookmarks = content.get("bookmarks", {})
     if not isinstance(bookmarks, dict):
         return [f"--state file {path}: 'bookmarks' must be an object (see the README, State)"]

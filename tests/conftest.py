@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from tap_linkedin_connections.sandbox import Sandbox
-from tests.helpers import API_KEY
+from tests.helpers import API_KEY, KEYS
 
 # The guard that keeps the suite out of the user's state and data directories: pytest
 # finds hooks and fixtures by name in this module (see tests/isolation.py).
@@ -78,7 +78,7 @@ def pg_ledger_url() -> t.Iterator[str]:
 NOT_APPLICABLE = {
     "test_tap_stream_attribute_is_object[connections.extra]": (
         "the sandbox, like OutX today, sends no key the tap does not know, so `extra` is "
-        "always null there; tests/test_export_sync.py checks its values"
+        "always null there; tests/unit/test_export_sync.py checks its values"
     ),
     "test_tap_stream_returns_record[job_changes]": (
         "a new sandbox shows no job change until one is made (its change-job control); "
@@ -98,3 +98,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         reason = NOT_APPLICABLE.get(item.name)
         if reason:
             item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def two_accounts(make_sandbox: t.Callable[..., Sandbox]) -> dict[str, Sandbox]:
+    """Two teams' sandboxes, of different sizes, each task taking 20 ms of extension time."""
+    return {
+        "sales": make_sandbox(connections=250, seed=21, api_key=KEYS["sales"], work_time=0.02),
+        "recruiting": make_sandbox(
+            connections=180, seed=22, api_key=KEYS["recruiting"], work_time=0.02
+        ),
+    }

@@ -1,7 +1,7 @@
 """The test LinkedIn export: invented people, the sandbox's own, written by rule.
 
 ``tests/fixtures/linkedin-export/Connections.csv`` is what :func:`fixture_text` writes
-(tests/test_export_sync.py checks it still is). It is shaped like LinkedIn's file (a BOM,
+(tests/unit/test_export_sync.py checks it still is). It is shaped like LinkedIn's file (a BOM,
 the three note lines, the header, CRLF line ends, quoted fields) and lists the oldest
 30 connections of the sandbox seeded ``SEED``, so a sandbox run matches them; the
 newest 10 are not in it, as connections made after an export was downloaded. Its

@@ -86,7 +86,7 @@ class FakeOutX:
             return answer("processing")
         if task["kind"] in ("failed", "cancelled"):
             return answer(task["kind"])
-        if "profile_slug" in task["body"]:  # the stub kind of tests/test_engine.py
+        if "profile_slug" in task["body"]:  # the stub kind of tests/unit/test_engine.py
             return answer("completed", {"profile": {"slug": task["body"]["profile_slug"]}})
         start, count = task["body"]["start"], task["body"]["count"]
         page = [{"entity_urn": f"urn:li:fsd_profile:P{n}"} for n in range(start, self.total)]

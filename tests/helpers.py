@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import decimal
 import io
 import json
 import logging
@@ -10,6 +11,7 @@ import os
 import subprocess
 import sys
 import typing as t
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -17,6 +19,9 @@ from urllib.parse import quote
 from tap_linkedin_connections.outx.client import OutXClient
 from tap_linkedin_connections.outx.kinds import CONNECTION_FIELDS
 from tap_linkedin_connections.sandbox.drill import FAST_SANDBOX_SETTINGS
+
+if t.TYPE_CHECKING:
+    from tap_linkedin_connections.sandbox import Sandbox
 
 #: A key that looks like a real one, so a leak would be found by searching for it.
 API_KEY = "outx-team-key-3f9c1d7e5b2a4c8e9f0a1b2c3d4e5f60"
@@ -162,7 +167,7 @@ def run_tap_in_process(
             try:
                 tap = TapLinkedInConnections(
                     config=config,
-                    state=_loaded_state(state),
+                    state=_as_loaded(state),
                     catalog=catalog,
                     parse_env_config=False,
                 )
@@ -178,14 +183,11 @@ def run_tap_in_process(
     return TapRun(returncode, stdout.read(), stderr.getvalue())
 
 
-def _loaded_state(state: dict[str, t.Any] | None) -> dict[str, t.Any] | None:
-    """A STATE as the CLI loads its --state file (numbers as Decimal): the SDK's own
-    reader, as its ``cli`` calls it (passing a file path is deprecated in 0.54)."""
+def _as_loaded(state: dict[str, t.Any] | None) -> dict[str, t.Any] | None:
+    """A STATE as the tap loads it from a file: its fractions as decimal.Decimal."""
     if state is None:
         return None
-    from singer_sdk.helpers._util import load_json  # the CLI's reader of --state
-
-    return t.cast("dict[str, t.Any]", load_json(json.dumps(state)))
+    return t.cast("dict[str, t.Any]", json.loads(json.dumps(state), parse_float=decimal.Decimal))
 
 
 def bookmark(state: dict[str, t.Any] | None) -> dict[str, t.Any]:
@@ -206,3 +208,53 @@ def outx_client(url: str, *, attempts: int) -> OutXClient:
         user_agent="test",
         logger=logging.getLogger("tests"),
     )
+
+
+def problem_lines(run) -> list[str]:
+    """The lines naming what is wrong (the SDK adds a banner and "validation failed")."""
+    return [
+        ln
+        for ln in run.stderr.splitlines()
+        if ("| ERROR" in ln and "Config validation failed" not in ln) or "error:" in ln
+    ]
+
+
+def key_forms(key: str) -> list[str]:
+    """The forms a key could leak in: as sent, as repr, JSON-escaped."""
+    return [key.strip(), repr(key), json.dumps(key)[1:-1]]
+
+
+def zip_bytes(members: dict[str, str]) -> bytes:
+    """A zip archive holding these files."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zipped:
+        for name, text in members.items():
+            zipped.writestr(name, text)
+    return buffer.getvalue()
+
+
+# Several accounts
+
+KEYS = {
+    "sales": "outx-sales-key-0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+    "recruiting": "outx-recruiting-key-f9e8d7c6b5a4938271605f4e3d2c1b0a",
+}
+
+
+def accounts_config(sandboxes: dict[str, Sandbox], **overrides: t.Any) -> dict[str, t.Any]:
+    """A config reading each sandbox as the account of that name."""
+    entries = [
+        {"name": name, "api_key": sandbox.api_key, "api_url": sandbox.url}
+        for name, sandbox in sandboxes.items()
+    ]
+    return {**FAST_SETTINGS, "accounts": entries, **overrides}
+
+
+def records_of(run: TapRun, account: str) -> list[dict[str, t.Any]]:
+    return [r for r in run.records if r["account"] == account]
+
+
+def assert_no_key_anywhere(run: TapRun) -> None:
+    for key in KEYS.values():
+        assert key not in run.stdout
+        assert key not in run.stderr

@@ -12,7 +12,7 @@ Meltano's log directory. A test that leaves anything else there fails, naming th
 on a developer's machine, or on macOS where platformdirs ignores ``XDG_*``, those files
 would have landed in the user's real directories.
 
-``tests/conftest.py`` imports the hooks and the fixture below; ``tests/test_isolation.py``
+``tests/conftest.py`` imports the hooks and the fixture below; ``tests/unit/test_isolation.py``
 checks that a test writing to the default ledger fails.
 """
 

@@ -1,6 +1,6 @@
 """Parse Meltano command lines with Meltano's own CLI, without running them.
 
-Run by ``tests/test_readme.py`` with the Python of Meltano's environment: it reads a JSON
+Run by ``tests/cli/test_readme.py`` with the Python of Meltano's environment: it reads a JSON
 list of argument lists (each without the leading ``meltano``) on stdin and prints, for
 each, either the command path and its parsed parameters, or Click's error message. For
 ``meltano add`` it also prints the plugin type Meltano gives each name, since a name it

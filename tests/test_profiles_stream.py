@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tap_linkedin_connections.clock import FakeClock
-from tap_linkedin_connections.passes import tasks_for_full_pass
+from tap_linkedin_connections.connections.passes import tasks_for_full_pass
 from tap_linkedin_connections.profiles.stream import ProfilesStream
 from tap_linkedin_connections.sandbox import Sandbox
 from tests.helpers import TapRun, run_tap, run_tap_in_process, tap_config

@@ -6,8 +6,8 @@ import typing as t
 
 import pytest
 
+from tap_linkedin_connections.connections.passes import tasks_for_full_pass
 from tap_linkedin_connections.engine.pacing import KindCap, PacingRules
-from tap_linkedin_connections.passes import tasks_for_full_pass
 from tap_linkedin_connections.plan import PagesDue, pages_due
 from tap_linkedin_connections.profiles.choose import (
     Choice,

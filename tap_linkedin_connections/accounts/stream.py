@@ -3,7 +3,7 @@
 STATE, under ``bookmarks.<stream>``:
 
 - ``table``: the table version every RECORD carries, and whether ACTIVATE_VERSION was
-  sent for it (``version``, ``activated``; see passes.table_for_run).
+  sent for it (``version``, ``activated``; see versions.table_for_run).
 - each account's part (the stream's ``account_state_keys``): with the one-account form
   (the ``api_key`` setting) right here, with the ``accounts`` setting under
   ``accounts.<name>``.
@@ -22,7 +22,7 @@ from singer_sdk.mapper import RemoveRecordTransform
 from typing_extensions import override
 
 from tap_linkedin_connections import __name__ as package_name
-from tap_linkedin_connections import passes
+from tap_linkedin_connections.accounts import versions
 from tap_linkedin_connections.accounts.threads import (
     Account,
     Accounts,
@@ -55,7 +55,7 @@ class AccountReader(t.Protocol):
     def why_full(self) -> str:
         """Why the account's next pass must read its whole list; "" when it need not."""
 
-    def read(self, table: passes.Table) -> t.Iterator[list[Record]]:
+    def read(self, table: versions.Table) -> t.Iterator[list[Record]]:
         """Read (or resume) the account's pass under ``table``, a page's records at a time."""
 
 
@@ -73,8 +73,8 @@ class AccountsStream(SdkStream):
 
     @staticmethod
     def state_problems(state: t.Mapping[str, t.Any]) -> dict[str, str]:
-        """What cannot be used in a part of STATE, by key (see passes.state_problems)."""
-        return passes.state_problems(state)
+        """What cannot be used in an account's part of STATE, by key; {} when all can."""
+        return {}
 
     def reader(
         self, account: Account, state: dict[str, t.Any], checkpoint: t.Callable[[], None]
@@ -151,7 +151,8 @@ class AccountsStream(SdkStream):
         """Each account's part of STATE, by name, with what cannot be used dropped."""
         # Edited by hand, truncated, moved between versions: what cannot be used is
         # dropped (a broken bookmark means a full pass), never half-trusted.
-        for key, problem in self.state_problems(state).items():
+        problems = {**versions.table_problems(state), **self.state_problems(state)}
+        for key, problem in problems.items():
             self.logger.warning("The state cannot be used (%s): it is dropped", problem)
             del state[key]
         if not accounts.several:
@@ -185,9 +186,9 @@ class AccountsStream(SdkStream):
         state: dict[str, t.Any],
         readers: t.Mapping[str, AccountReader],
         slots: t.Mapping[str, t.Mapping[str, t.Any]],
-    ) -> passes.Table:
+    ) -> versions.Table:
         loaded = state.get("table")
-        table = passes.table_for_run(
+        table = versions.table_for_run(
             {"version": int(loaded["version"]), "activated": loaded["activated"]}
             if loaded
             else None,
@@ -195,8 +196,8 @@ class AccountsStream(SdkStream):
             {name: reader.why_full() for name, reader in readers.items()},
             full_refresh=bool(self.config.get("full_refresh")),
             # Versions only grow, whatever the clock says (see next_table_version).
-            new_version=passes.next_table_version(
-                int(time.time() * 1000), passes.versions_in(loaded, slots.values())
+            new_version=versions.next_table_version(
+                int(time.time() * 1000), versions.versions_in(loaded, slots.values())
             ),
         )
         state["table"] = table
@@ -204,14 +205,14 @@ class AccountsStream(SdkStream):
 
     def _activate_and_summarise(
         self,
-        table: passes.Table,
+        table: versions.Table,
         readers: t.Mapping[str, AccountReader],
         slots: t.Mapping[str, t.Mapping[str, t.Any]],
     ) -> None:
         """ACTIVATE_VERSION once every account's pass proved itself; a summary line each."""
         was_activated = table["activated"]
         bookmarks = {name: _bookmark(slot) for name, slot in slots.items()}
-        if passes.activation_due(table, bookmarks.values()):
+        if versions.activation_due(table, bookmarks.values()):
             # Only now, with every account's rows re-sent under this version, may a
             # target drop the rows of older ones. (The SDK's own ACTIVATE_VERSION comes
             # before the records, which would empty the table if the run died halfway.)
@@ -249,13 +250,13 @@ class AccountsStream(SdkStream):
 
 
 def _reading(
-    reader: AccountReader, table: passes.Table
+    reader: AccountReader, table: versions.Table
 ) -> t.Callable[[], t.Iterator[list[Record]]]:
     return lambda: reader.read(table)
 
 
 def _outcome(
-    reader: AccountReader, table: passes.Table, *, was_activated: bool, waiting: list[str]
+    reader: AccountReader, table: versions.Table, *, was_activated: bool, waiting: list[str]
 ) -> str:
     """How an account's summary line ends: whether ACTIVATE_VERSION was sent, or why not."""
     if not reader.proved:
@@ -271,8 +272,8 @@ def _outcome(
     return f"ACTIVATE_VERSION not sent: waiting for the full pass of {names}"
 
 
-def _bookmark(slot: t.Mapping[str, t.Any]) -> passes.Bookmark:
-    return t.cast("passes.Bookmark", slot.get("bookmark") or {})
+def _bookmark(slot: t.Mapping[str, t.Any]) -> versions.VersionMarks:
+    return t.cast("versions.VersionMarks", slot.get("bookmark") or {})
 
 
 def _adopt(slot: dict[str, t.Any], snapshot: t.Mapping[str, t.Any], keys: t.Iterable[str]) -> None:

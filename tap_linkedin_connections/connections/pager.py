@@ -31,12 +31,12 @@ import typing as t
 from dataclasses import dataclass
 
 from tap_linkedin_connections.clock import REAL_CLOCK, Clock
+from tap_linkedin_connections.connections.passes import PassState, TaskEntry, stride_for
 from tap_linkedin_connections.engine.ledger import TaskLedger
 from tap_linkedin_connections.engine.progress import ProgressLog, Snapshot
 from tap_linkedin_connections.engine.runner import Queue, Stop, TaskRunner
 from tap_linkedin_connections.engine.timing import PollSettings
 from tap_linkedin_connections.outx.kinds import CONNECTIONS_PAGE, PageKey
-from tap_linkedin_connections.passes import PassState, TaskEntry, stride_for
 
 if t.TYPE_CHECKING:
     from tap_linkedin_connections.engine.pacing import TaskPacer

@@ -20,8 +20,9 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
-from tap_linkedin_connections.account_pass import ACCOUNT_STATE_KEYS, AccountPass
 from tap_linkedin_connections.accounts.stream import AccountsStream
+from tap_linkedin_connections.connections import passes
+from tap_linkedin_connections.connections.account_pass import ACCOUNT_STATE_KEYS, AccountPass
 from tap_linkedin_connections.engine.ledger import TaskLedger, account_fingerprint, ledger_url
 from tap_linkedin_connections.history.drift import UnknownKeys
 from tap_linkedin_connections.history.enrich import RecordEnricher, enricher_for
@@ -41,7 +42,7 @@ class ConnectionsStream(AccountsStream):
     primary_keys: t.ClassVar[list[str]] = ["account", "entity_urn"]
 
     # Records are built field by field from values already checked (see
-    # account_pass.to_record: text, a YYYY-MM-DD date, the `extra` object as OutX sent
+    # records.to_record: text, a YYYY-MM-DD date, the `extra` object as OutX sent
     # it), so the SDK's per-record type conformance would only cost time.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
@@ -119,6 +120,7 @@ class ConnectionsStream(AccountsStream):
     ).to_dict()
 
     account_state_keys = ACCOUNT_STATE_KEYS
+    state_problems = staticmethod(passes.state_problems)
 
     def __init__(
         self, *args: t.Any, listing_wanted: t.Callable[[], bool] = lambda: False, **kwargs: t.Any

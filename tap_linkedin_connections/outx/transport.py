@@ -15,7 +15,7 @@ The timer reaches the socket through urllib3's public connection and pool classe
 session's pools make connections that attach their socket to the deadline of the
 request running on their thread, once connected (the TCP connection and a TLS
 handshake are bounded by the per-operation timeout; everything after, by the deadline).
-tests/test_transport.py fails if a urllib3 release stops calling them.
+tests/unit/test_transport.py fails if a urllib3 release stops calling them.
 """
 
 from __future__ import annotations

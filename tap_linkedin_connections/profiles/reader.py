@@ -44,7 +44,7 @@ from tap_linkedin_connections.profiles.memory import ProfileMemory
 from tap_linkedin_connections.profiles.today import ProfileSettings, describe_plan, plan_for_today
 
 if t.TYPE_CHECKING:
-    from tap_linkedin_connections import passes
+    from tap_linkedin_connections.accounts import versions
     from tap_linkedin_connections.accounts.threads import Account
     from tap_linkedin_connections.outx.client import Log
     from tap_linkedin_connections.profiles.choose import ProfilePlan
@@ -107,7 +107,7 @@ class ProfilesReader:
     def why_full(self) -> str:
         return ""
 
-    def read(self, table: passes.Table) -> t.Iterator[list[Record]]:
+    def read(self, table: versions.Table) -> t.Iterator[list[Record]]:
         """Emit the stored profiles this pipeline has not emitted, then fetch today's."""
         del table  # the base stream stamps the records with it
         ledger = open_ledger(self.config)

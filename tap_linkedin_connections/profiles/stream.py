@@ -23,7 +23,7 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
-from tap_linkedin_connections import passes
+from tap_linkedin_connections.accounts import versions
 from tap_linkedin_connections.accounts.stream import AccountsStream
 from tap_linkedin_connections.clock import REAL_CLOCK, Clock
 from tap_linkedin_connections.profiles.memory import ProfileMemory
@@ -34,6 +34,7 @@ from tap_linkedin_connections.profiles.reader import (
     store_id,
 )
 from tap_linkedin_connections.profiles.schema import PROFILES_SCHEMA
+from tap_linkedin_connections.state_numbers import whole
 
 if t.TYPE_CHECKING:
     from tap_linkedin_connections.accounts.threads import Account
@@ -74,13 +75,13 @@ JOB_CHANGES_SCHEMA = th.PropertiesList(
 
 
 def state_problems(state: t.Mapping[str, t.Any]) -> dict[str, str]:
-    """What cannot be used in a part of the profiles' STATE, by key."""
-    problems = passes.state_problems({k: v for k, v in state.items() if k in ("table", "accounts")})
+    """What cannot be used in an account's part of the profiles' STATE, by key."""
+    problems = {}
     emitted = state.get("emitted")
     if emitted is not None and not (
         isinstance(emitted, dict)
         and isinstance(emitted.get("store"), str)
-        and _whole(emitted.get("seq"))
+        and whole(emitted.get("seq"))
     ):
         problems["emitted"] = "'emitted' is not an object with a whole 'seq' and a 'store'"
     task = state.get("task")
@@ -88,18 +89,11 @@ def state_problems(state: t.Mapping[str, t.Any]) -> dict[str, str]:
         isinstance(task, dict)
         and all(isinstance(task.get(k), str) for k in ("entity_urn", "slug"))
         and (task.get("id") is None or isinstance(task.get("id"), str))
-        and _whole(task.get("attempt"))
+        and whole(task.get("attempt"))
         and isinstance(task.get("ids"), list)
     ):
         problems["task"] = "'task' is not a profile task (entity_urn, slug, id, attempt, ids)"
     return problems
-
-
-def _whole(value: t.Any) -> bool:
-    try:
-        return not isinstance(value, bool) and int(value) == value and int(value) >= 0
-    except (TypeError, ValueError):
-        return False
 
 
 class ProfilesStream(AccountsStream):
@@ -155,7 +149,7 @@ class JobChangesReader:
     def why_full(self) -> str:
         return ""
 
-    def read(self, table: passes.Table) -> t.Iterator[list[Record]]:
+    def read(self, table: versions.Table) -> t.Iterator[list[Record]]:
         del table
         ledger = open_ledger(self.account.config)
         emitted = 0

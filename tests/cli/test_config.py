@@ -10,7 +10,15 @@ import sys
 import pytest
 
 from tap_linkedin_connections.engine.ledger import LedgerError, TaskLedger, ledger_setting_problem
-from tests.helpers import API_KEY, run_tap, tap_config
+from tests.helpers import (
+    API_KEY,
+    FAST_SETTINGS,
+    key_forms,
+    problem_lines,
+    run_tap,
+    tap_config,
+    zip_bytes,
+)
 from tests.scripted_server import ScriptedServer, task_created, task_state
 
 INVALID = [
@@ -262,3 +270,81 @@ def test_number_settings_given_as_text_are_read_as_numbers(make_sandbox, tmp_pat
 
     assert run.returncode == 0, run.stderr
     assert len(run.records) == 30
+
+
+@pytest.mark.parametrize("key", [API_KEY[:10] + "\n" + API_KEY[10:], API_KEY + "ключ"])
+def test_a_key_with_control_or_non_latin1_characters_is_refused(make_sandbox, tmp_path, key):
+    sandbox = make_sandbox(connections=150, seed=71)
+    run = run_tap({**tap_config(sandbox.url), "api_key": key}, tmp_path)
+
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr
+    (line,) = problem_lines(run)
+    assert "control character or a character outside Latin-1" in line
+    assert sandbox.stats()["requests"]["create"] == 0
+    for form in [*key_forms(key), API_KEY[:10], API_KEY[10:]]:
+        assert form not in run.stdout + run.stderr
+
+
+def test_bookmarks_that_are_not_an_object_are_one_error_line(make_sandbox, tmp_path):
+    sandbox = make_sandbox(connections=150, seed=73)
+    run = run_tap(tap_config(sandbox.url), tmp_path, state={"bookmarks": []})
+
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines() == [
+        f"tap-linkedin-connections: error: --state file {tmp_path / 'state.json'}: "
+        "'bookmarks' must be an object (see the README, State)"
+    ]
+    assert sandbox.stats()["requests"]["create"] == 0
+
+
+def test_batch_config_is_refused_in_one_line(make_sandbox, tmp_path):
+    sandbox = make_sandbox(connections=150, seed=89)
+    batch = {"encoding": {"format": "jsonl"}, "storage": {"root": f"file://{tmp_path}"}}
+    run = run_tap(tap_config(sandbox.url, batch_config=batch), tmp_path)
+
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr
+    (line,) = problem_lines(run)
+    assert "'batch_config' is not supported" in line
+    assert sandbox.stats()["requests"]["create"] == 0
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: p / "Downloads" / "Connections.csv",
+        lambda p: (p / "export").mkdir() or p / "export",
+        lambda p: (p / "profile.json").write_text('{"connections": []}') and p / "profile.json",
+        lambda p: (p / "old.zip").write_bytes(zip_bytes({"Profile.csv": "x"})) and p / "old.zip",
+    ],
+    ids=["missing", "folder", "not-csv", "zip-without-csv"],
+)
+def test_a_bad_export_is_one_line_before_any_request(tmp_path, make):
+    path = make(tmp_path)
+    with ScriptedServer([task_created("t1")], [task_state("t1", "completed", [])]) as server:
+        run = run_tap(tap_config(server.url, linkedin_export=str(path)), tmp_path)
+
+    assert run.returncode == 1
+    assert run.stdout == ""
+    assert "Traceback" not in run.stderr
+    (line,) = [ln for ln in run.stderr.splitlines() if "linkedin_export" in ln]
+    assert f"'linkedin_export': {path} " in line
+    assert server.received == [], "a request was made with an unreadable export"
+
+
+def test_a_bad_export_in_an_accounts_entry_names_the_entry(tmp_path):
+    with ScriptedServer([task_created("t1")], [task_state("t1", "completed", [])]) as server:
+        entries = [
+            {"name": "sales", "api_key": "k1", "api_url": server.url},
+            {"name": "recruiting", "api_key": "k2", "linkedin_export": str(tmp_path / "nope.zip")},
+        ]
+        config = {**FAST_SETTINGS, "api_url": server.url, "accounts": entries}
+        run = run_tap(config, tmp_path)
+
+    assert run.returncode == 1
+    (line,) = [ln for ln in run.stderr.splitlines() if "linkedin_export" in ln]
+    assert f"accounts entry 2 ('recruiting'): 'linkedin_export': {tmp_path / 'nope.zip'}" in line
+    assert "does not exist" in line
+    assert server.received == []

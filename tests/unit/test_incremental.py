@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import signal
-import subprocess
-import sys
-from collections import Counter
 
 import pytest
 
-from tests.helpers import bookmark, run_tap, tap_config
+from tests.helpers import bookmark, run_tap_in_process, tap_config
 
 
 def newest_urns(sandbox, k: int) -> list[str]:
@@ -27,7 +21,7 @@ def task_starts(sandbox) -> list[int]:
 def loaded(make_sandbox, tmp_path):
     """A sandbox of 1,234 connections and the state of a first, full run over it."""
     sandbox = make_sandbox(connections=1234, seed=17)
-    first = run_tap(tap_config(sandbox.url), tmp_path)
+    first = run_tap_in_process(tap_config(sandbox.url), tmp_path)
     assert first.returncode == 0, first.stderr
     assert len(first.records) == 1234
     sandbox.reset_stats()
@@ -36,7 +30,7 @@ def loaded(make_sandbox, tmp_path):
 
 def test_nothing_new_costs_one_task_and_no_record(loaded, tmp_path):
     sandbox, state = loaded
-    run = run_tap(tap_config(sandbox.url), tmp_path, state=state)
+    run = run_tap_in_process(tap_config(sandbox.url), tmp_path, state=state)
 
     assert run.returncode == 0, run.stderr
     assert run.records == []
@@ -48,7 +42,7 @@ def test_nothing_new_costs_one_task_and_no_record(loaded, tmp_path):
 def test_k_new_connections_cost_the_pages_down_to_two_known_ones(loaded, tmp_path, new):
     sandbox, state = loaded
     added = sandbox.add_connections(new)
-    run = run_tap(tap_config(sandbox.url), tmp_path, state=state)
+    run = run_tap_in_process(tap_config(sandbox.url), tmp_path, state=state)
 
     assert run.returncode == 0, run.stderr
     assert [r["entity_urn"] for r in run.records] == newest_urns(sandbox, new)
@@ -66,7 +60,7 @@ def test_removed_newest_connections_do_not_hide_the_new_ones(loaded, tmp_path):
     sandbox, state = loaded
     sandbox.remove_connections(positions=[0, 1, 2])
     added = sandbox.add_connections(5)
-    run = run_tap(tap_config(sandbox.url), tmp_path, state=state)
+    run = run_tap_in_process(tap_config(sandbox.url), tmp_path, state=state)
 
     assert run.returncode == 0, run.stderr
     assert [r["entity_urn"] for r in run.records] == newest_urns(sandbox, 5)
@@ -78,7 +72,7 @@ def test_a_bookmark_whose_connections_were_all_removed_reads_everything(loaded, 
     sandbox, state = loaded
     remembered = bookmark(state)["bookmark"]["newest"]
     sandbox.remove_connections(entity_urns=remembered)
-    run = run_tap(tap_config(sandbox.url), tmp_path, state=state)
+    run = run_tap_in_process(tap_config(sandbox.url), tmp_path, state=state)
 
     assert run.returncode == 0, run.stderr
     assert [r["entity_urn"] for r in run.records] == newest_urns(sandbox, 2000)
@@ -86,7 +80,7 @@ def test_a_bookmark_whose_connections_were_all_removed_reads_everything(loaded, 
     assert "None of the 25 remembered connections was found" in run.stderr
     # Later runs are incremental again.
     sandbox.reset_stats()
-    again = run_tap(tap_config(sandbox.url), tmp_path, state=run.last_state)
+    again = run_tap_in_process(tap_config(sandbox.url), tmp_path, state=run.last_state)
     assert again.records == []
     assert sandbox.stats()["tasks_created"] == 1
 
@@ -96,7 +90,7 @@ def test_a_bookmark_whose_connections_were_all_removed_reads_everything(loaded, 
 )
 def test_a_new_keyword_order_or_full_refresh_means_a_full_pass(loaded, tmp_path, change):
     sandbox, state = loaded
-    run = run_tap(tap_config(sandbox.url, **change), tmp_path, state=state)
+    run = run_tap_in_process(tap_config(sandbox.url, **change), tmp_path, state=state)
 
     assert run.returncode == 0, run.stderr
     sort_type = change.get("sort_type", "RECENTLY_ADDED")
@@ -115,7 +109,9 @@ def test_a_budget_spreads_a_full_pass_over_runs_without_repeating_a_task(make_sa
     versions = set()
     activations = []
     for _ in range(6):
-        run = run_tap(tap_config(sandbox.url, max_tasks_per_run=3), tmp_path, state=state)
+        run = run_tap_in_process(
+            tap_config(sandbox.url, max_tasks_per_run=3), tmp_path, state=state
+        )
         assert run.returncode == 0, run.stderr
         records += run.records
         versions |= {m["version"] for m in run.of_type("RECORD")}
@@ -134,63 +130,10 @@ def test_a_budget_spreads_a_full_pass_over_runs_without_repeating_a_task(make_sa
     assert [a["version"] for a in activations] == list(versions)
 
 
-def test_sigkill_mid_sync_then_resume_loses_nothing_and_repeats_no_task(make_sandbox, tmp_path):
-    sandbox = make_sandbox(connections=1234, seed=23, work_time=0.03)
-    # The test's own task ledger and state directory, as run_tap gives the resumed run.
-    config = tap_config(
-        sandbox.url, max_tasks_in_flight=2, task_ledger=str(tmp_path / "ledger.sqlite")
-    )
-    config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps(config))
-    tap = subprocess.Popen(
-        [sys.executable, "-m", "tap_linkedin_connections", "--config", str(config_file)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "xdg-state")},
-    )
-    assert tap.stdout is not None
-    first_records = []
-    last_state = None
-    for line in tap.stdout:
-        message = json.loads(line)
-        if message["type"] == "RECORD":
-            first_records.append(message["record"])
-        elif message["type"] == "STATE":
-            last_state = message["value"]
-            progress = bookmark(last_state).get("pass", {})
-            # Kill once several pages are in and two tasks are in flight.
-            if progress.get("next_offset", 0) >= 500 and len(progress.get("tasks", [])) == 2:
-                tap.send_signal(signal.SIGKILL)
-                break
-    tap.wait()
-    tap.stdout.close()
-    assert tap.returncode == -signal.SIGKILL
-    in_flight = [t["id"] for t in bookmark(last_state)["pass"]["tasks"]]
-    assert len(in_flight) == 2
-
-    resumed = run_tap(config, tmp_path, state=last_state)
-
-    assert resumed.returncode == 0, resumed.stderr
-    urns = [r["entity_urn"] for r in first_records + resumed.records]
-    assert set(urns) == set(newest_urns(sandbox, 2000))
-    # Only the page that was in flight may repeat.
-    repeats = [urn for urn, n in Counter(urns).items() if n > 1]
-    assert len(repeats) <= 100
-    # No offset was asked for twice (but the top, re-read once the end is confirmed):
-    # the resumed run polled the tasks in flight.
-    starts = task_starts(sandbox)
-    assert starts[-1] == 0
-    assert len(starts) - 1 == len(set(starts))
-    assert max(starts) <= 1300
-    polled = {t["id"] for t in sandbox.stats()["tasks"] if t["polls"] > 0}
-    assert set(in_flight) <= polled
-
-
 def test_a_task_in_flight_that_outx_forgot_is_created_again(make_sandbox, tmp_path):
     sandbox = make_sandbox(connections=350, seed=29)
     config = tap_config(sandbox.url, max_tasks_per_run=2)
-    first = run_tap(config, tmp_path)
+    first = run_tap_in_process(config, tmp_path)
     assert first.returncode == 0, first.stderr
     # Leave a task in flight in the state, as a killed run would.
     state = first.last_state
@@ -200,7 +143,7 @@ def test_a_task_in_flight_that_outx_forgot_is_created_again(make_sandbox, tmp_pa
     progress["tasks"] = [{"offset": 97, "id": task["id"], "attempt": 1, "ids": [task["id"]]}]
     sandbox.forget([task["id"]])
 
-    run = run_tap(tap_config(sandbox.url), tmp_path, state=state)
+    run = run_tap_in_process(tap_config(sandbox.url), tmp_path, state=state)
 
     assert run.returncode == 0, run.stderr
     assert "is unknown to OutX (HTTP 404)" in run.stderr

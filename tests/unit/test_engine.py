@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from tap_linkedin_connections.clock import FakeClock
 from tap_linkedin_connections.connections.pager import ConnectionsPager, Page
+from tap_linkedin_connections.connections.passes import stride_for
 from tap_linkedin_connections.engine.ledger import LedgerError, TaskLedger, key_text
 from tap_linkedin_connections.engine.pacing import PacingRules, StateWindow, TaskPacer
 from tap_linkedin_connections.engine.poller import TaskSlot
@@ -28,7 +29,6 @@ from tap_linkedin_connections.outx.kinds import (
     TaskKind,
     UnreadableOutput,
 )
-from tap_linkedin_connections.passes import stride_for
 from tests.fake_outx import FakeOutX
 
 QUERY = {"sort_type": "RECENTLY_ADDED"}

@@ -27,7 +27,7 @@ from tap_linkedin_connections.sandbox import (
 
 CREATE = "/linkedin-agent/fetch-connections"
 POLL = "/linkedin-agent/get-task-status"
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

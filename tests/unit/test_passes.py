@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from tap_linkedin_connections import passes
+from tap_linkedin_connections.connections import passes
 
 
 @dataclass
@@ -318,69 +318,6 @@ def test_good_state_passes_with_decimals_from_a_state_file() -> None:
     assert passes.state_problems({}) == {}
 
 
-# The table version shared by the accounts
-
-
-def _bookmark_at(version: int, proved: int | None = None) -> passes.Bookmark:
-    bookmark: passes.Bookmark = {"version": version, "newest": ["urn:a"]}
-    if proved is not None:
-        bookmark["proved"] = proved
-    return bookmark
-
-
-def test_the_first_run_begins_a_table_version():
-    table = passes.table_for_run(
-        None, {"a": {}}, {"a": "no pass"}, full_refresh=False, new_version=9
-    )
-    assert table == {"version": 9, "activated": False}
-
-
-def test_an_unfinished_version_goes_on_even_under_full_refresh():
-    pending: passes.Table = {"version": 5, "activated": False}
-    bookmarks = {"a": _bookmark_at(5, proved=5), "b": _bookmark_at(3, proved=3)}
-    for full_refresh in (False, True):
-        table = passes.table_for_run(
-            pending, bookmarks, {"a": "", "b": ""}, full_refresh=full_refresh, new_version=9
-        )
-        assert table is pending
-    assert passes.joins_round(pending, bookmarks["b"])
-    assert not passes.joins_round(pending, bookmarks["a"])
-
-
-def test_a_new_version_needs_every_account_to_read_its_whole_list():
-    active: passes.Table = {"version": 5, "activated": True}
-    bookmarks = {"a": _bookmark_at(5, proved=5), "b": {}}
-    # One account without a bookmark reads its list under the version in use.
-    same = passes.table_for_run(
-        active, bookmarks, {"a": "", "b": "no pass"}, full_refresh=False, new_version=9
-    )
-    assert same is active
-    assert not passes.joins_round(active, {})
-    for needs_full, full_refresh in (({"a": "x", "b": "y"}, False), ({"a": "", "b": ""}, True)):
-        table = passes.table_for_run(
-            active, bookmarks, needs_full, full_refresh=full_refresh, new_version=9
-        )
-        assert table == {"version": 9, "activated": False}
-
-
-def test_a_version_whose_passes_ended_but_did_not_all_prove_waits_for_a_full_refresh():
-    refused: passes.Table = {"version": 5, "activated": False}
-    bookmarks = {"a": _bookmark_at(5, proved=5), "b": _bookmark_at(5, proved=3)}
-    needs_full = {"a": "", "b": ""}
-    kept = passes.table_for_run(refused, bookmarks, needs_full, full_refresh=False, new_version=9)
-    assert kept is refused
-    assert not passes.activation_due(refused, bookmarks.values())
-    fresh = passes.table_for_run(refused, bookmarks, needs_full, full_refresh=True, new_version=9)
-    assert fresh == {"version": 9, "activated": False}
-
-
-def test_activation_is_due_once_every_account_proved_the_version():
-    table: passes.Table = {"version": 5, "activated": False}
-    assert passes.activation_due(table, [_bookmark_at(5, 5), _bookmark_at(5, 5)])
-    assert not passes.activation_due(table, [_bookmark_at(5, 5), {}])
-    assert not passes.activation_due({"version": 5, "activated": True}, [_bookmark_at(5, 5)])
-
-
 # The end of the list, confirmed (issue 17, point 2)
 
 
@@ -496,35 +433,6 @@ def test_marks_are_short_stable_and_idempotent() -> None:
     assert passes.mark(passes.mark(urn)) == passes.mark(urn)
     assert len(passes.mark(urn)) == 11
     assert len({passes.mark(f"urn:li:fsd_profile:{i}") for i in range(100_000)}) == 100_000
-
-
-# Table versions only grow (point 5)
-
-
-@pytest.mark.parametrize(
-    ("clock", "known", "version"),
-    [
-        (1_000, [], 1_000),
-        (1_000, [500, 999], 1_000),
-        (1_000, [1_000], 1_001),  # the same millisecond as the version loaded
-        (1_000, [5_000, 3], 5_001),  # the clock went back below a loaded version
-        (1_000, [Decimal(7_000)], 7_001),  # from a STATE file
-    ],
-)
-def test_a_new_table_version_is_above_every_known_one(
-    clock: int, known: list[int], version: int
-) -> None:
-    assert passes.next_table_version(clock, known) == version
-
-
-def test_the_versions_a_state_knows() -> None:
-    slots = [
-        {"bookmark": {"version": 4, "proved": 3}, "pass": {"version": 6}},
-        {"bookmark": {}},
-        {},
-    ]
-    assert sorted(passes.versions_in({"version": 5, "activated": True}, slots)) == [3, 4, 5, 6]
-    assert passes.versions_in(None, []) == []
 
 
 # STATE held to the config's rules (point 7)

@@ -11,7 +11,7 @@ from tap_linkedin_connections.sandbox.drill import (
     RESILIENT_SETTINGS,
     extra_tasks_by_offset,
 )
-from tests.helpers import API_KEY, run_tap, tap_config
+from tests.helpers import API_KEY, run_tap_in_process, tap_config
 
 
 def wasted_tasks(sandbox) -> dict[int, int]:
@@ -33,7 +33,7 @@ def test_a_full_sync_under_heavy_mixed_faults_gets_every_connection(make_sandbox
         slow_factor=400,
         work_time=0.002,
     )
-    run = run_tap(tap_config(sandbox.url, **RESILIENT_SETTINGS), tmp_path, timeout=300)
+    run = run_tap_in_process(tap_config(sandbox.url, **RESILIENT_SETTINGS), tmp_path)
 
     assert run.returncode == 0, run.stderr[-3000:]
     urns = [r["entity_urn"] for r in run.records]
@@ -52,7 +52,7 @@ def test_persistent_server_errors_end_in_one_line_naming_what_was_tried(
     make_sandbox, tmp_path, kind
 ):
     sandbox = make_sandbox(connections=10, faults={kind: 1.0})
-    run = run_tap(tap_config(sandbox.url, max_request_attempts=3), tmp_path)
+    run = run_tap_in_process(tap_config(sandbox.url, max_request_attempts=3), tmp_path)
 
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
@@ -66,7 +66,7 @@ def test_a_read_timeout_is_retried(make_sandbox, tmp_path):
     sandbox = make_sandbox(
         connections=10, faults={"read_timeout": 1.0, "endpoints": ["poll"]}, hang_seconds=0.3
     )
-    run = run_tap(
+    run = run_tap_in_process(
         tap_config(sandbox.url, request_timeout_seconds=0.1, max_request_attempts=2), tmp_path
     )
     assert run.returncode == 1
@@ -75,7 +75,7 @@ def test_a_read_timeout_is_retried(make_sandbox, tmp_path):
 
 def test_an_inactive_extension_is_explained(make_sandbox, tmp_path):
     sandbox = make_sandbox(connections=10, extension_active=False)
-    run = run_tap(tap_config(sandbox.url), tmp_path)
+    run = run_tap_in_process(tap_config(sandbox.url), tmp_path)
     assert run.returncode == 1
     assert "no team member's OutX Chrome extension has been active" in run.stderr
     assert sandbox.stats()["tasks_created"] == 0
@@ -83,7 +83,7 @@ def test_an_inactive_extension_is_explained(make_sandbox, tmp_path):
 
 def test_a_wrong_key_is_explained(make_sandbox, tmp_path):
     sandbox = make_sandbox(connections=10)
-    run = run_tap({**tap_config(sandbox.url), "api_key": "not-the-key"}, tmp_path)
+    run = run_tap_in_process({**tap_config(sandbox.url), "api_key": "not-the-key"}, tmp_path)
     assert run.returncode == 1
     assert "OutX rejected the API key (HTTP 401 (Invalid API Key))" in run.stderr
     assert "not-the-key" not in run.stderr
@@ -104,7 +104,7 @@ def test_a_task_lost_twice_fails(make_sandbox, tmp_path):
     forgetter = threading.Thread(target=forget_all)
     forgetter.start()
     try:
-        run = run_tap(
+        run = run_tap_in_process(
             tap_config(sandbox.url, poll_interval_min_seconds=0.05, poll_interval_max_seconds=0.1),
             tmp_path,
         )

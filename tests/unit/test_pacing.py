@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import datetime
-import json
-import subprocess
-import sys
 import time
 
 import pytest
 
-from tests.helpers import bookmark, run_tap, tap_config
+from tests.helpers import bookmark, run_tap_in_process, tap_config
 
 
 def iso(moment: float) -> str:
@@ -32,7 +29,7 @@ def test_a_full_hour_window_in_state_makes_the_tap_wait(make_sandbox, tmp_path):
     state = {"bookmarks": {"connections": {"task_window": window}}}
 
     config = tap_config(sandbox.url, max_tasks_per_hour=4, task_ledger="none")
-    run = run_tap(config, tmp_path, state=state)
+    run = run_tap_in_process(config, tmp_path, state=state)
 
     assert run.returncode == 0, run.stderr
     assert len(run.records) == 150
@@ -47,56 +44,10 @@ def test_a_full_hour_window_in_state_makes_the_tap_wait(make_sandbox, tmp_path):
     )
 
 
-def test_two_runs_in_one_hour_share_the_budget(make_sandbox, tmp_path):
-    sandbox = make_sandbox(connections=1234, seed=3)
-    # The ledger off: the window in STATE is the only memory of the first run.
-    config = tap_config(sandbox.url, max_tasks_per_hour=3, task_ledger="none")
-    first = run_tap({**config, "max_tasks_per_run": 3}, tmp_path, state=None)
-    assert first.returncode == 0, first.stderr
-    assert sandbox.stats()["tasks_created"] == 3
-    assert len(bookmark(first.last_state)["task_window"]) == 3
-
-    state_file = tmp_path / "second-state.json"
-    state_file.write_text(json.dumps(first.last_state))
-    config_file = tmp_path / "second-config.json"
-    config_file.write_text(json.dumps(config))
-    second = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tap_linkedin_connections",
-            "--config",
-            str(config_file),
-            "--state",
-            str(state_file),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert second.stderr is not None
-        deadline = time.monotonic() + 30
-        pacing_line = ""
-        while time.monotonic() < deadline and not pacing_line:
-            line = second.stderr.readline()
-            if "Pacing:" in line:
-                pacing_line = line
-    finally:
-        second.kill()
-        second.communicate()
-    assert "3 tasks were created in the last hour (max_tasks_per_hour=3)" in pacing_line
-    first_task = sandbox.stats()["tasks"][0]["created_wall"]
-    until = datetime.datetime.fromtimestamp(first_task + 3600, datetime.timezone.utc)
-    assert f"until {until:%Y-%m-%d %H:%M}" in pacing_line
-    # The second run waited instead of creating a fourth task within the hour.
-    assert sandbox.stats()["tasks_created"] == 3
-
-
 @pytest.mark.parametrize("in_flight", [1, 2, 3])
 def test_tasks_in_flight_are_bounded(make_sandbox, tmp_path, in_flight):
     sandbox = make_sandbox(connections=1000, seed=4, work_time=0.05)
-    run = run_tap(tap_config(sandbox.url, max_tasks_in_flight=in_flight), tmp_path)
+    run = run_tap_in_process(tap_config(sandbox.url, max_tasks_in_flight=in_flight), tmp_path)
 
     assert run.returncode == 0, run.stderr
     assert len(run.records) == 1000
@@ -119,7 +70,9 @@ def test_tasks_in_flight_are_bounded(make_sandbox, tmp_path, in_flight):
 
 def test_progress_lines_go_to_stderr_and_stdout_stays_singer(make_sandbox, tmp_path):
     sandbox = make_sandbox(connections=400, seed=6, work_time=0.03)
-    run = run_tap(tap_config(sandbox.url, progress_interval_seconds=0.05, page_size=50), tmp_path)
+    run = run_tap_in_process(
+        tap_config(sandbox.url, progress_interval_seconds=0.05, page_size=50), tmp_path
+    )
 
     assert run.returncode == 0, run.stderr
     progress = [line for line in run.stderr.splitlines() if "Progress:" in line]

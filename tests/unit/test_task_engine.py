@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from tests.helpers import API_KEY, run_tap, tap_config
+from tests.helpers import API_KEY, run_tap_in_process, tap_config
 from tests.scripted_server import Answer, ScriptedServer, task_created, task_state
 
 
@@ -61,7 +61,7 @@ def test_pending_processing_completed(tmp_path):
         task_state("t1", "completed", PAGE),
     ]
     with ScriptedServer([task_created("t1")], polls) as server:
-        run = run_tap(one_page_config(server.url), tmp_path)
+        run = run_tap_in_process(one_page_config(server.url), tmp_path)
 
     assert run.returncode == 0, run.stderr
     assert [r["entity_urn"] for r in run.records] == [
@@ -85,7 +85,7 @@ def test_pending_processing_completed(tmp_path):
 )
 def test_both_result_shapes(tmp_path, output):
     with ScriptedServer([task_created("t1")], [task_state("t1", "completed", output)]) as server:
-        run = run_tap(one_page_config(server.url), tmp_path)
+        run = run_tap_in_process(one_page_config(server.url), tmp_path)
 
     assert run.returncode == 0, run.stderr
     assert [r["name"] for r in run.records] == ["Person 1", "Person 2"]
@@ -94,7 +94,7 @@ def test_both_result_shapes(tmp_path, output):
 def test_a_task_failing_every_attempt_names_offset_attempts_and_ids(tmp_path):
     creates = [task_created("t1"), task_created("t2"), task_created("t3")]
     with ScriptedServer(creates, [task_state("tX", "failed")]) as server:
-        run = run_tap(one_page_config(server.url), tmp_path)
+        run = run_tap_in_process(one_page_config(server.url), tmp_path)
 
     assert_one_line_failure(run, "offset 0", "failed", "3 attempts", "t1, t2, t3")
     assert len(server.requests("POST")) == 3
@@ -113,7 +113,7 @@ def test_a_task_failing_every_attempt_names_offset_attempts_and_ids(tmp_path):
 )
 def test_a_malformed_page_is_a_clear_error_not_a_short_list(tmp_path, output, needle):
     with ScriptedServer([task_created("t1")], [task_state("t1", "completed", output)]) as server:
-        run = run_tap(one_page_config(server.url), tmp_path)
+        run = run_tap_in_process(one_page_config(server.url), tmp_path)
 
     assert_one_line_failure(run, needle)
     # Nothing from a malformed page is emitted.
@@ -126,7 +126,9 @@ def test_retry_after_is_honoured(tmp_path):
     )
     creates = [throttled, task_created("t1")]
     with ScriptedServer(creates, [task_state("t1", "completed", PAGE)]) as server:
-        run = run_tap(one_page_config(server.url, retry_initial_wait_seconds=0.001), tmp_path)
+        run = run_tap_in_process(
+            one_page_config(server.url, retry_initial_wait_seconds=0.001), tmp_path
+        )
 
     assert run.returncode == 0, run.stderr
     first, second, *_ = server.requests("POST")
@@ -154,7 +156,7 @@ def test_retry_after_is_honoured(tmp_path):
 )
 def test_fatal_answers_are_explained_in_one_line(tmp_path, answer, needles):
     with ScriptedServer([answer], [task_state("t1", "completed", PAGE)]) as server:
-        run = run_tap(one_page_config(server.url), tmp_path)
+        run = run_tap_in_process(one_page_config(server.url), tmp_path)
 
     assert_one_line_failure(run, *needles)
     # A fatal answer is not retried.
@@ -167,7 +169,7 @@ def test_a_cut_short_create_answer_that_still_holds_the_task_id_is_not_sent_agai
     whole = json.dumps({"success": True, "api_agent_task_id": task_id, "message": "created"})
     cut_short = Answer(200, raw=whole[: whole.index(task_id) + len(task_id) + 1].encode())
     with ScriptedServer([cut_short], [task_state(task_id, "completed", PAGE)]) as server:
-        run = run_tap(one_page_config(server.url), tmp_path)
+        run = run_tap_in_process(one_page_config(server.url), tmp_path)
 
     assert run.returncode == 0, run.stderr
     assert starts(server) == [0, *CHECKS]
@@ -178,7 +180,7 @@ def test_a_cut_short_create_answer_that_still_holds_the_task_id_is_not_sent_agai
 def test_a_garbled_create_answer_without_the_id_is_sent_again(tmp_path):
     creates = [Answer(200, raw=b'{"success": true, "api_ag'), task_created("t2")]
     with ScriptedServer(creates, [task_state("t2", "completed", PAGE)]) as server:
-        run = run_tap(one_page_config(server.url), tmp_path)
+        run = run_tap_in_process(one_page_config(server.url), tmp_path)
 
     assert run.returncode == 0, run.stderr
     assert starts(server) == [0, 0, *CHECKS]
@@ -189,7 +191,7 @@ def test_a_pending_task_is_never_created_again_and_the_run_ends_cleanly(tmp_path
     """Chrome asleep: the task waits in OutX's queue; a copy would only wait beside it."""
     creates = [task_created("queued"), task_created("copy")]
     with ScriptedServer(creates, [task_state("queued", "pending")] * 500) as server:
-        run = run_tap(
+        run = run_tap_in_process(
             one_page_config(
                 server.url,
                 task_timeout_seconds=0.1,

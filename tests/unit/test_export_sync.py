@@ -11,12 +11,11 @@ import typing as t
 import zipfile
 
 import jsonschema
-import pytest
 
 from tap_linkedin_connections.sandbox.data import make_connection
 from tests import export_fixture
 from tests.export_fixture import CONNECTIONS, SEED, expected
-from tests.helpers import FAST_SETTINGS, TapRun, run_tap, run_tap_in_process, tap_config
+from tests.helpers import FAST_SETTINGS, TapRun, run_tap_in_process, tap_config
 from tests.scripted_server import ScriptedServer, task_created, task_state
 
 FIXTURE = export_fixture.PATH
@@ -105,53 +104,6 @@ def test_the_exports_zip_reads_the_same_and_emails_come_only_when_asked(make_san
     assert [serial for serial, email in sorted(emails.items()) if email] == list(range(0, 30, 4))
     assert len(export_lines(run)) == 1
     assert "@example.com" not in run.stderr
-
-
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda p: p / "Downloads" / "Connections.csv",
-        lambda p: (p / "export").mkdir() or p / "export",
-        lambda p: (p / "profile.json").write_text('{"connections": []}') and p / "profile.json",
-        lambda p: (p / "old.zip").write_bytes(_zip_bytes({"Profile.csv": "x"})) and p / "old.zip",
-    ],
-    ids=["missing", "folder", "not-csv", "zip-without-csv"],
-)
-def test_a_bad_export_is_one_line_before_any_request(tmp_path, make):
-    path = make(tmp_path)
-    with ScriptedServer([task_created("t1")], [task_state("t1", "completed", [])]) as server:
-        run = run_tap(tap_config(server.url, linkedin_export=str(path)), tmp_path)
-
-    assert run.returncode == 1
-    assert run.stdout == ""
-    assert "Traceback" not in run.stderr
-    (line,) = [ln for ln in run.stderr.splitlines() if "linkedin_export" in ln]
-    assert f"'linkedin_export': {path} " in line
-    assert server.received == [], "a request was made with an unreadable export"
-
-
-def test_a_bad_export_in_an_accounts_entry_names_the_entry(tmp_path):
-    with ScriptedServer([task_created("t1")], [task_state("t1", "completed", [])]) as server:
-        entries = [
-            {"name": "sales", "api_key": "k1", "api_url": server.url},
-            {"name": "recruiting", "api_key": "k2", "linkedin_export": str(tmp_path / "nope.zip")},
-        ]
-        config = {**FAST_SETTINGS, "api_url": server.url, "accounts": entries}
-        run = run_tap(config, tmp_path)
-
-    assert run.returncode == 1
-    (line,) = [ln for ln in run.stderr.splitlines() if "linkedin_export" in ln]
-    assert f"accounts entry 2 ('recruiting'): 'linkedin_export': {tmp_path / 'nope.zip'}" in line
-    assert "does not exist" in line
-    assert server.received == []
-
-
-def _zip_bytes(members: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zipped:
-        for name, text in members.items():
-            zipped.writestr(name, text)
-    return buffer.getvalue()
 
 
 def test_each_account_reads_its_own_export(make_sandbox, tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tap_linkedin_connections.tap import TapLinkedInConnections
 
-README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
 
 
 def _section(heading: str) -> str:

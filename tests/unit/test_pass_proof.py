@@ -13,8 +13,8 @@ import typing as t
 
 import pytest
 
-from tap_linkedin_connections.passes import tasks_for_full_pass
-from tests.helpers import FAST_SETTINGS, bookmark, run_tap, tap_config
+from tap_linkedin_connections.connections.passes import tasks_for_full_pass
+from tests.helpers import FAST_SETTINGS, bookmark, run_tap_in_process, tap_config
 
 
 def urns(connections: list[dict[str, t.Any]]) -> list[str]:
@@ -50,7 +50,7 @@ def test_contacts_who_reconnect_from_the_unread_part_are_read_before_activate_ve
         # From deep in the part not yet read, to the top the pass has read already.
         sandbox.schedule_change(task, reconnect_positions=[2990 - i])
 
-    run = run_tap(tap_config(sandbox.url, max_tasks_in_flight=1), tmp_path)
+    run = run_tap_in_process(tap_config(sandbox.url, max_tasks_in_flight=1), tmp_path)
 
     assert run.returncode == 0, run.stderr
     assert live(sandbox) <= set(urns(run.records))
@@ -70,7 +70,9 @@ def test_a_pass_spread_over_runs_still_reads_the_contacts_who_reconnected(make_s
     sandbox = make_sandbox(connections=1234, seed=47)
     state, records, activations = None, [], 0
     for run_number in range(10):
-        run = run_tap(tap_config(sandbox.url, max_tasks_per_run=3), tmp_path, state=state)
+        run = run_tap_in_process(
+            tap_config(sandbox.url, max_tasks_per_run=3), tmp_path, state=state
+        )
         assert run.returncode == 0, run.stderr
         records += run.records
         activations += activated(run)
@@ -99,12 +101,14 @@ def test_a_page_short_in_the_middle_is_not_taken_for_the_end(
     sandbox = make_sandbox(connections=1000, seed=61)
     state = None
     if not first_pass:
-        state = run_tap(tap_config(sandbox.url), tmp_path).last_state
+        state = run_tap_in_process(tap_config(sandbox.url), tmp_path).last_state
         sandbox.reset_stats()
     sandbox.spoil_page(873, kind, times=times)
     listing = urns(sandbox.connections(sort_type="RECENTLY_ADDED"))
 
-    run = run_tap(tap_config(sandbox.url, full_refresh=not first_pass), tmp_path, state=state)
+    run = run_tap_in_process(
+        tap_config(sandbox.url, full_refresh=not first_pass), tmp_path, state=state
+    )
 
     assert run.returncode == 0, run.stderr
     # A member hidden on every reading cannot be read; everyone else is.
@@ -120,7 +124,7 @@ def test_a_page_short_in_the_middle_is_not_taken_for_the_end(
 
 def test_an_undisturbed_pass_pays_one_task_to_confirm_its_end(make_sandbox, tmp_path):
     sandbox = make_sandbox(connections=1000, seed=62)
-    run = run_tap(tap_config(sandbox.url, sort_type="RELEVANCE"), tmp_path)
+    run = run_tap_in_process(tap_config(sandbox.url, sort_type="RELEVANCE"), tmp_path)
 
     assert run.returncode == 0, run.stderr
     assert activated(run)
@@ -138,19 +142,19 @@ def test_two_contacts_reconnected_in_their_old_order_hide_no_new_connection(
 ):
     """Before: 0 of 10 (or 150) new connections emitted in three incremental runs."""
     sandbox = make_sandbox(connections=1234, seed=61)
-    state = run_tap(tap_config(sandbox.url), tmp_path).last_state
+    state = run_tap_in_process(tap_config(sandbox.url), tmp_path).last_state
     added = sandbox.add_connections(new)
     # The 6th and 7th newest of the last pass re-connect, the older one first: they sit
     # on top, in their old order, above the new ones.
     sandbox.reconnect_connections([new + 6, new + 5])
     sandbox.reset_stats()
 
-    run = run_tap(tap_config(sandbox.url), tmp_path, state=state)
+    run = run_tap_in_process(tap_config(sandbox.url), tmp_path, state=state)
 
     assert run.returncode == 0, run.stderr
     assert urns(run.records) == urns(added)
     assert sandbox.stats()["tasks_created"] == tasks
-    again = run_tap(tap_config(sandbox.url), tmp_path, state=run.last_state)
+    again = run_tap_in_process(tap_config(sandbox.url), tmp_path, state=run.last_state)
     assert again.records == []
 
 
@@ -162,7 +166,7 @@ def test_250_added_mid_pass_do_not_lose_the_pass(make_sandbox, tmp_path):
     sandbox = make_sandbox(connections=3000, seed=71)
     sandbox.schedule_change(8, add=250)  # the 8th page is read after them
 
-    run = run_tap(tap_config(sandbox.url, max_tasks_in_flight=1), tmp_path)
+    run = run_tap_in_process(tap_config(sandbox.url, max_tasks_in_flight=1), tmp_path)
 
     assert run.returncode == 0, run.stderr
     assert live(sandbox) <= set(urns(run.records))
@@ -179,7 +183,7 @@ def test_250_added_mid_pass_do_not_lose_the_pass(make_sandbox, tmp_path):
 def test_a_clock_set_back_still_gives_a_newer_table_version(make_sandbox, tmp_path):
     """Before: the full refresh's version was 3 hours older than the rows loaded."""
     sandbox = make_sandbox(connections=150, seed=73)
-    first = run_tap(tap_config(sandbox.url), tmp_path)
+    first = run_tap_in_process(tap_config(sandbox.url), tmp_path)
     # As if the first run's clock had been 3 hours ahead.
     future = int(time.time() * 1000) + 3 * 3600 * 1000
     state = json.loads(
@@ -188,7 +192,7 @@ def test_a_clock_set_back_still_gives_a_newer_table_version(make_sandbox, tmp_pa
         )
     )
 
-    run = run_tap(tap_config(sandbox.url, full_refresh=True), tmp_path, state=state)
+    run = run_tap_in_process(tap_config(sandbox.url, full_refresh=True), tmp_path, state=state)
 
     assert run.returncode == 0, run.stderr
     (activate,) = run.of_type("ACTIVATE_VERSION")
@@ -203,12 +207,12 @@ def test_a_clock_set_back_still_gives_a_newer_table_version(make_sandbox, tmp_pa
 def test_a_pass_with_a_page_size_the_config_refuses_is_dropped(make_sandbox, tmp_path, page_size):
     """Before: page_size 1 looped (200 tasks in 5 s here, stopped by the budget)."""
     sandbox = make_sandbox(connections=1234, seed=79)
-    first = run_tap(tap_config(sandbox.url, max_tasks_per_run=2), tmp_path)
+    first = run_tap_in_process(tap_config(sandbox.url, max_tasks_per_run=2), tmp_path)
     state = first.last_state
     bookmark(state)["pass"]["page_size"] = page_size
     sandbox.reset_stats()
 
-    run = run_tap(tap_config(sandbox.url, max_tasks_per_run=200), tmp_path, state=state)
+    run = run_tap_in_process(tap_config(sandbox.url, max_tasks_per_run=200), tmp_path, state=state)
 
     assert run.returncode == 0, run.stderr
     (warning,) = [ln for ln in run.stderr.splitlines() if "state cannot be used" in ln]
@@ -234,7 +238,7 @@ def test_state_is_small_with_several_accounts(make_sandbox, tmp_path):
         for i, box in enumerate(boxes)
     ]
     config = {"api_url": boxes[0].url, **FAST_SETTINGS, "accounts": accounts}
-    run = run_tap(config, tmp_path)
+    run = run_tap_in_process(config, tmp_path)
 
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
@@ -271,7 +275,7 @@ def test_a_pass_written_by_the_last_release_resumes(make_sandbox, tmp_path):
         }
     }
 
-    run = run_tap(tap_config(sandbox.url), tmp_path, state=state)
+    run = run_tap_in_process(tap_config(sandbox.url), tmp_path, state=state)
 
     assert run.returncode == 0, run.stderr
     assert "Resuming the unfinished full pass at offset 194" in run.stderr

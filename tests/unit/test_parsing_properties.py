@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tap_linkedin_connections.account_pass import to_record
 from tap_linkedin_connections.connections.pager import Page
+from tap_linkedin_connections.connections.records import to_record
 from tap_linkedin_connections.connections.stream import ConnectionsStream
 from tap_linkedin_connections.engine.runner import read_result
 from tap_linkedin_connections.outx.client import OutXError

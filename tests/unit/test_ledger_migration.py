@@ -18,8 +18,8 @@ import typing as t
 import pytest
 import sqlalchemy as sa
 
-from tap_linkedin_connections import passes
 from tap_linkedin_connections.clock import FakeClock
+from tap_linkedin_connections.connections import passes
 from tap_linkedin_connections.connections.pager import ConnectionsPager, Page
 from tap_linkedin_connections.engine.ledger import V1_TABLE, TaskLedger, key_text
 from tap_linkedin_connections.engine.pacing import PacingRules, StateWindow, TaskPacer

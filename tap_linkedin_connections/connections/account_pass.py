@@ -22,15 +22,15 @@ from __future__ import annotations
 
 import typing as t
 from contextlib import closing
-from urllib.parse import quote
 
-from tap_linkedin_connections import passes
-from tap_linkedin_connections.connections.pager import ConnectionsPager, Page
+from tap_linkedin_connections.accounts import versions
+from tap_linkedin_connections.connections import passes
+from tap_linkedin_connections.connections.pager import ConnectionsPager
+from tap_linkedin_connections.connections.records import PLAIN, to_record
 from tap_linkedin_connections.engine.ledger import TaskLedger, account_fingerprint, ledger_url
 from tap_linkedin_connections.engine.pacing import PacingRules, StateWindow, TaskPacer
 from tap_linkedin_connections.history.enrich import RecordEnricher
-from tap_linkedin_connections.outx.client import Log, MalformedPage, OutXClient
-from tap_linkedin_connections.outx.kinds import CONNECTION_FIELDS
+from tap_linkedin_connections.outx.client import Log, OutXClient
 
 if t.TYPE_CHECKING:
     from tap_linkedin_connections.accounts.threads import Account
@@ -39,41 +39,8 @@ if t.TYPE_CHECKING:
 #: newest may be removed, and the next run must still find where it stopped.
 REMEMBERED_NEWEST = passes.REMEMBERED
 
-PROFILE_URL_PREFIX = "https://www.linkedin.com/in/"
-
 #: The keys of an account's part of STATE.
 ACCOUNT_STATE_KEYS = ("bookmark", "pass", "task_window")
-
-
-#: Records without an export: OutX's date and extra keys only, no warning.
-PLAIN = RecordEnricher()
-
-
-def to_record(
-    connection: t.Any, page: Page, index: int, account: str, enricher: RecordEnricher = PLAIN
-) -> dict[str, t.Any]:
-    """A RECORD from one connection of a page; MalformedPage if it cannot be one.
-
-    ``enricher`` adds the account's export fields, OutX's date and its unknown keys.
-    """
-    where = f"connection #{index + 1} of the page at offset {page.offset} (task {page.task_id})"
-    if not isinstance(connection, dict):
-        msg = f"{where} is a {type(connection).__name__}, not an object"
-        raise MalformedPage(msg)
-    record = {field: connection.get(field) for field in CONNECTION_FIELDS}
-    urn = record["entity_urn"]
-    if not isinstance(urn, str) or not urn.strip():
-        msg = f"{where} has no 'entity_urn'"
-        raise MalformedPage(msg)
-    for field, value in record.items():
-        if value is not None and not isinstance(value, str):
-            msg = f"{where} has a {type(value).__name__} in '{field}', not text"
-            raise MalformedPage(msg)
-    slug = record["public_identifier"]
-    record["profile_url"] = PROFILE_URL_PREFIX + quote(slug, safe="-_.~") if slug else None
-    record["account"] = account
-    record.update(enricher.fields(connection, urn))
-    return record
 
 
 def new_records(
@@ -147,7 +114,7 @@ class AccountPass:
         self.config = account.config
         self.state = state
         #: The table version this run's records carry (set by ``read``).
-        self.table: passes.Table = {"version": 0, "activated": False}
+        self.table: versions.Table = {"version": 0, "activated": False}
         self.checkpoint = checkpoint
         self.logger = logger
         self.user_agent = user_agent
@@ -163,7 +130,7 @@ class AccountPass:
         bookmark = t.cast("passes.Bookmark", self.state.get("bookmark") or {})
         return passes.why_full(identity_of(self.account), bookmark, full_refresh=False)
 
-    def read(self, table: passes.Table) -> t.Iterator[list[dict[str, t.Any]]]:
+    def read(self, table: versions.Table) -> t.Iterator[list[dict[str, t.Any]]]:
         """Yield the pass's new connections under ``table``, a page's records at a time."""
         self.table = table
         config = self.config
@@ -315,13 +282,13 @@ class AccountPass:
         why_full = passes.why_full(
             identity, bookmark, full_refresh=bool(self.config.get("full_refresh"))
         )
-        if not why_full and passes.joins_round(table, bookmark):
+        if not why_full and versions.joins_round(table, bookmark):
             why_full = "every account reads its whole list for a new table version"
         incremental = not why_full
         new: passes.PassState = {
             "identity": identity,
             "kind": "incremental" if incremental else "full",
-            # Every record carries the run's table version (see passes.table_for_run).
+            # Every record carries the run's table version (see accounts/versions.py).
             "version": table["version"],
             "page_size": int(self.config["page_size"]),
             "next_offset": 0,

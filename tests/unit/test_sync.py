@@ -8,8 +8,8 @@ import time
 import jsonschema
 import pytest
 
+from tap_linkedin_connections.connections.passes import tasks_for_full_pass
 from tap_linkedin_connections.outx.kinds import CONNECTION_FIELDS
-from tap_linkedin_connections.passes import tasks_for_full_pass
 from tests.helpers import bookmark, expected_records, run_tap_in_process, tap_config
 
 SCHEMA_FIELDS = {

@@ -43,7 +43,7 @@ from tap_linkedin_connections.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() == "true"
 SANDBOX_PORT = "8765"
 #: The line of the README's first block that installs the package from PyPI.
@@ -235,7 +235,7 @@ def test_a_wheel_takes_a_new_user_to_sandbox_rows_in_a_new_meltano_project(
         f"the README's path stopped (log in {tmp_path / 'user-path.log'}):\n{stderr[-4000:]}"
     )
 
-    # Step 4: every connection, in 13 tasks; 5: 150 new ones in 2; 6: 1,381 in 15.
+    # Step 4: every connection, in 15 tasks; 5: 150 new ones in 2; 6: 1,381 in 17.
     def records(name: str) -> list[dict[str, t.Any]]:
         return [m for m in _records(folder / name) if m["type"] == "RECORD"]
 
@@ -248,7 +248,7 @@ def test_a_wheel_takes_a_new_user_to_sandbox_rows_in_a_new_meltano_project(
     for count in ("1234", "150", "1381", "3"):
         assert count in printed, count
     summaries = re.findall(r"This run: (\d+) connections emitted, (\d+) tasks created", stderr)
-    assert summaries == [("1234", "13"), ("150", "2"), ("1381", "15"), ("1381", "15")]
+    assert summaries == [("1234", "15"), ("150", "2"), ("1381", "17"), ("1381", "17")]
 
     # The Meltano project: the CSV the README points at, and the state Meltano kept.
     project = folder / "linkedin-try"
@@ -259,7 +259,7 @@ def test_a_wheel_takes_a_new_user_to_sandbox_rows_in_a_new_meltano_project(
     assert len({row["entity_urn"] for row in rows}) == 1381
     assert '"singer_state"' in stdout
     tasks = json.loads((tmp_path / "sandbox-stats.json").read_text(encoding="utf-8"))["tasks"]
-    assert len(tasks) == 13 + 2 + 15 + 15
+    assert len(tasks) == 15 + 2 + 17 + 17
     # Nothing outside the folders the README names: the sandbox's ledger stayed in them.
     assert (folder / "sandbox-ledger.sqlite").exists()
     assert (project / ".meltano" / "sandbox-ledger.sqlite").exists()
@@ -438,10 +438,10 @@ def test_the_postgresql_recipe_on_a_server_that_asks_for_no_password(
         query = f'SELECT count(*) FROM "{passwordless_schema}".connections'
         (rows,) = connection.execute(query).fetchone()
     assert rows == 1234
-    # The failed run had paid for a task; the rerun polled it from the ledger: 13 in all,
+    # The failed run had paid for a task; the rerun polled it from the ledger: 15 in all,
     # the minimum for 1,234 connections.
-    assert 1 <= created_by_failed_run < 13
-    assert created == 13, (created_by_failed_run, created)
+    assert 1 <= created_by_failed_run < 15
+    assert created == 15, (created_by_failed_run, created)
     polled = re.search(r"(\d+) tasks re-polled from the task ledger", rerun.stderr)
     assert polled is not None
     assert int(polled.group(1)) >= 1

@@ -44,13 +44,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tap_linkedin_connections.passes import tasks_for_full_pass
+from tap_linkedin_connections.connections.passes import tasks_for_full_pass
 from tap_linkedin_connections.sandbox import Sandbox
 from tests.helpers import expected_profile_url
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 #: Looks like a real key, so that finding it in state or logs would be a leak.
@@ -382,7 +382,7 @@ def test_meltano_yml_declares_every_tap_setting_as_the_tap_does() -> None:
     assert set(declared) == set(about)
     for name, prop in about.items():
         setting = declared[name]
-        # Kinds: tests/test_hub.py (meltano.yml declares the Hub file's).
+        # Kinds: tests/cli/test_hub.py (meltano.yml declares the Hub file's).
         assert setting.get("label"), name
         assert setting.get("description"), name
         assert setting.get("value") == prop.get("default"), name

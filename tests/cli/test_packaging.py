@@ -20,7 +20,7 @@ try:
 except ImportError:  # Python 3.10; pytest requires tomli there
     import tomli as tomllib
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "tap_linkedin_connections"
 REPO = "https://github.com/tap-linkedin-connections/tap-linkedin-connections"
 

@@ -11,7 +11,7 @@ from xml.etree import ElementTree
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 spec = importlib.util.spec_from_file_location("update_hub", ROOT / "scripts" / "update_hub.py")
 assert spec is not None

@@ -17,7 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import API_KEY, bookmark, run_tap, tap_config
+from tests.helpers import (
+    API_KEY,
+    bookmark,
+    key_forms,
+    run_tap_in_process,
+    tap_config,
+)
 
 
 def urns(connections: list[dict[str, t.Any]]) -> list[str]:
@@ -30,15 +36,6 @@ def live(sandbox) -> set[str]:
 
 def starts(sandbox) -> list[int]:
     return [task["input"]["start"] for task in sandbox.stats()["tasks"]]
-
-
-def problem_lines(run) -> list[str]:
-    """The lines naming what is wrong (the SDK adds a banner and "validation failed")."""
-    return [
-        ln
-        for ln in run.stderr.splitlines()
-        if ("| ERROR" in ln and "Config validation failed" not in ln) or "error:" in ln
-    ]
 
 
 def summary(run) -> str:
@@ -54,7 +51,7 @@ def test_removals_one_at_a_time_during_a_pass_miss_nothing(make_sandbox, tmp_pat
     for task in range(2, 11):
         sandbox.schedule_change(task, remove_positions=[5])
 
-    run = run_tap(tap_config(sandbox.url), tmp_path)
+    run = run_tap_in_process(tap_config(sandbox.url), tmp_path)
 
     assert run.returncode == 0, run.stderr
     assert live(sandbox) <= set(urns(run.records))
@@ -69,7 +66,7 @@ def test_3000_connections_with_20_removed_at_once_during_the_pass(make_sandbox, 
     # is pulled up by 20, which an overlap of 3 cannot absorb.
     sandbox.schedule_change(6, remove_positions=list(range(100, 120)))
 
-    run = run_tap(tap_config(sandbox.url, max_tasks_in_flight=1), tmp_path)
+    run = run_tap_in_process(tap_config(sandbox.url, max_tasks_in_flight=1), tmp_path)
 
     assert run.returncode == 0, run.stderr
     missed = live(sandbox) - set(urns(run.records))
@@ -87,7 +84,9 @@ def test_a_pass_over_runs_with_removals_between_runs(make_sandbox, tmp_path):
     sandbox = make_sandbox(connections=1234, seed=47)
     state, records, activations = None, [], []
     for _ in range(10):
-        run = run_tap(tap_config(sandbox.url, max_tasks_per_run=3), tmp_path, state=state)
+        run = run_tap_in_process(
+            tap_config(sandbox.url, max_tasks_per_run=3), tmp_path, state=state
+        )
         assert run.returncode == 0, run.stderr
         records += run.records
         activations += run.of_type("ACTIVATE_VERSION")
@@ -108,7 +107,7 @@ def test_a_gap_no_bridge_can_close_keeps_every_record_and_deletes_nothing(make_s
     # from the list, no bridge reaches back to them.
     sandbox.schedule_change(4, remove_positions=list(range(0, 700)))
 
-    run = run_tap(tap_config(sandbox.url, max_tasks_in_flight=1), tmp_path)
+    run = run_tap_in_process(tap_config(sandbox.url, max_tasks_in_flight=1), tmp_path)
 
     assert run.returncode == 0, run.stderr
     assert live(sandbox) <= set(urns(run.records))
@@ -119,9 +118,11 @@ def test_a_gap_no_bridge_can_close_keeps_every_record_and_deletes_nothing(make_s
 
 def test_page_size_changed_on_resume_goes_on_with_the_passes_own(make_sandbox, tmp_path):
     sandbox = make_sandbox(connections=1000, seed=59)
-    first = run_tap(tap_config(sandbox.url, page_size=40, max_tasks_per_run=2), tmp_path)
+    first = run_tap_in_process(tap_config(sandbox.url, page_size=40, max_tasks_per_run=2), tmp_path)
     assert first.returncode == 0, first.stderr
-    second = run_tap(tap_config(sandbox.url, page_size=100), tmp_path, state=first.last_state)
+    second = run_tap_in_process(
+        tap_config(sandbox.url, page_size=100), tmp_path, state=first.last_state
+    )
 
     assert second.returncode == 0, second.stderr
     assert "page_size changed from 40 to 100" in second.stderr
@@ -139,7 +140,7 @@ def test_page_size_changed_on_resume_goes_on_with_the_passes_own(make_sandbox, t
 def loaded(make_sandbox, tmp_path):
     """A sandbox of 1,234 connections and the state of a first, full run over it."""
     sandbox = make_sandbox(connections=1234, seed=61)
-    first = run_tap(tap_config(sandbox.url), tmp_path)
+    first = run_tap_in_process(tap_config(sandbox.url), tmp_path)
     assert first.returncode == 0, first.stderr
     sandbox.reset_stats()
     return sandbox, first.last_state
@@ -148,7 +149,7 @@ def loaded(make_sandbox, tmp_path):
 def test_an_empty_first_page_after_a_full_list_deletes_nothing(loaded, tmp_path):
     sandbox, state = loaded
     sandbox.remove_connections(positions=list(range(1234)))
-    run = run_tap(tap_config(sandbox.url, full_refresh=True), tmp_path, state=state)
+    run = run_tap_in_process(tap_config(sandbox.url, full_refresh=True), tmp_path, state=state)
 
     assert run.returncode == 0, run.stderr
     assert run.records == []
@@ -163,7 +164,7 @@ def test_max_deleted_fraction(loaded, tmp_path, fraction, activated):
     sandbox, state = loaded
     sandbox.remove_connections(positions=list(range(0, 1234, 7)))  # 177 of 1,234: 14 %
     config = tap_config(sandbox.url, full_refresh=True, max_deleted_fraction=fraction)
-    run = run_tap(config, tmp_path, state=state)
+    run = run_tap_in_process(config, tmp_path, state=state)
 
     assert run.returncode == 0, run.stderr
     assert set(urns(run.records)) == live(sandbox)
@@ -183,7 +184,7 @@ def test_a_contact_who_reconnected_above_new_ones_does_not_hide_them(loaded, tmp
     # re-connected (the sandbox gives new connections new identities).
     state["bookmarks"]["connections"]["bookmark"]["newest"] = [top[3], *top[10:34]]
 
-    run = run_tap(tap_config(sandbox.url), tmp_path, state=state)
+    run = run_tap_in_process(tap_config(sandbox.url), tmp_path, state=state)
 
     assert run.returncode == 0, run.stderr
     new = [urn for i, urn in enumerate(top[:10]) if i != 3]
@@ -202,13 +203,13 @@ def test_a_contact_who_reconnected_above_new_ones_does_not_hide_them(loaded, tmp
 def test_a_poisoned_page_recovers_in_the_next_run(make_sandbox, tmp_path):
     sandbox = make_sandbox(connections=300, seed=67, faults={"task_fail": 1.0})
     config = tap_config(sandbox.url, max_task_attempts=2, max_tasks_in_flight=1)
-    failed = run_tap(config, tmp_path)
+    failed = run_tap_in_process(config, tmp_path)
     assert failed.returncode != 0
     assert "Traceback" not in failed.stderr
     assert sandbox.stats()["tasks_created"] == 2
 
     sandbox.configure(faults={})
-    fixed = run_tap(config, tmp_path, state=failed.last_state)
+    fixed = run_tap_in_process(config, tmp_path, state=failed.last_state)
 
     assert fixed.returncode == 0, fixed.stderr
     assert set(urns(fixed.records)) == live(sandbox)
@@ -223,46 +224,15 @@ def test_a_poisoned_page_recovers_in_the_next_run(make_sandbox, tmp_path):
 # Keys and state from the real world
 
 
-def key_forms(key: str) -> list[str]:
-    return [key.strip(), repr(key), json.dumps(key)[1:-1]]
-
-
 @pytest.mark.parametrize("key", [API_KEY + "\n", f"  {API_KEY}\t\r\n"])
 def test_a_key_with_surrounding_whitespace_is_stripped(make_sandbox, tmp_path, key):
     sandbox = make_sandbox(connections=150, seed=71)
-    run = run_tap({**tap_config(sandbox.url), "api_key": key}, tmp_path)
+    run = run_tap_in_process({**tap_config(sandbox.url), "api_key": key}, tmp_path)
 
     assert run.returncode == 0, run.stderr
     assert len(run.records) == 150
     for form in key_forms(key):
         assert form not in run.stdout + run.stderr
-
-
-@pytest.mark.parametrize("key", [API_KEY[:10] + "\n" + API_KEY[10:], API_KEY + "ключ"])
-def test_a_key_with_control_or_non_latin1_characters_is_refused(make_sandbox, tmp_path, key):
-    sandbox = make_sandbox(connections=150, seed=71)
-    run = run_tap({**tap_config(sandbox.url), "api_key": key}, tmp_path)
-
-    assert run.returncode != 0
-    assert "Traceback" not in run.stderr
-    (line,) = problem_lines(run)
-    assert "control character or a character outside Latin-1" in line
-    assert sandbox.stats()["requests"]["create"] == 0
-    for form in [*key_forms(key), API_KEY[:10], API_KEY[10:]]:
-        assert form not in run.stdout + run.stderr
-
-
-def test_bookmarks_that_are_not_an_object_are_one_error_line(make_sandbox, tmp_path):
-    sandbox = make_sandbox(connections=150, seed=73)
-    run = run_tap(tap_config(sandbox.url), tmp_path, state={"bookmarks": []})
-
-    assert run.returncode != 0
-    assert "Traceback" not in run.stderr
-    assert run.stderr.strip().splitlines() == [
-        f"tap-linkedin-connections: error: --state file {tmp_path / 'state.json'}: "
-        "'bookmarks' must be an object (see the README, State)"
-    ]
-    assert sandbox.stats()["requests"]["create"] == 0
 
 
 @pytest.mark.parametrize(
@@ -280,7 +250,7 @@ def test_state_of_the_wrong_shape_warns_once_and_starts_afresh(
 ):
     sandbox = make_sandbox(connections=150, seed=79)
     state = {"bookmarks": {"connections": stream_state}}
-    run = run_tap(tap_config(sandbox.url), tmp_path, state=state)
+    run = run_tap_in_process(tap_config(sandbox.url), tmp_path, state=state)
 
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
@@ -294,12 +264,12 @@ def test_state_of_the_wrong_shape_warns_once_and_starts_afresh(
 
 def test_offsets_from_a_state_file_are_logged_as_integers(make_sandbox, tmp_path):
     sandbox = make_sandbox(connections=300, seed=83)
-    first = run_tap(tap_config(sandbox.url, max_tasks_per_run=1), tmp_path)
+    first = run_tap_in_process(tap_config(sandbox.url, max_tasks_per_run=1), tmp_path)
     assert first.returncode == 0, first.stderr
     # A state file written as 1E+2 loads as Decimal("1E+2"), which prints as such.
     text = json.dumps(first.last_state).replace('"next_offset": 97', '"next_offset": 1E+2')
     assert "1E+2" in text
-    second = run_tap(tap_config(sandbox.url), tmp_path, state=json.loads(text))
+    second = run_tap_in_process(tap_config(sandbox.url), tmp_path, state=json.loads(text))
 
     assert second.returncode == 0, second.stderr
     assert "1E+2" not in second.stderr
@@ -314,29 +284,17 @@ def test_offsets_from_a_state_file_are_logged_as_integers(make_sandbox, tmp_path
 
 def test_a_stream_mapped_to_null_costs_no_task(make_sandbox, tmp_path):
     sandbox = make_sandbox(connections=150, seed=89)
-    run = run_tap(tap_config(sandbox.url, stream_maps={"connections": None}), tmp_path)
+    run = run_tap_in_process(tap_config(sandbox.url, stream_maps={"connections": None}), tmp_path)
 
     assert run.returncode == 0, run.stderr
     assert run.records == []
     assert sandbox.stats()["requests"]["create"] == 0
 
 
-def test_batch_config_is_refused_in_one_line(make_sandbox, tmp_path):
-    sandbox = make_sandbox(connections=150, seed=89)
-    batch = {"encoding": {"format": "jsonl"}, "storage": {"root": f"file://{tmp_path}"}}
-    run = run_tap(tap_config(sandbox.url, batch_config=batch), tmp_path)
-
-    assert run.returncode != 0
-    assert "Traceback" not in run.stderr
-    (line,) = problem_lines(run)
-    assert "'batch_config' is not supported" in line
-    assert sandbox.stats()["requests"]["create"] == 0
-
-
 def test_a_tls_failure_is_named_and_not_a_possible_duplicate(make_sandbox, tmp_path):
     sandbox = make_sandbox(connections=150, seed=97)
     https = sandbox.url.replace("http://", "https://")  # TLS spoken to a plain-HTTP port
-    run = run_tap(tap_config(https, max_request_attempts=2), tmp_path)
+    run = run_tap_in_process(tap_config(https, max_request_attempts=2), tmp_path)
 
     assert run.returncode != 0
     assert "TLS error" in run.stderr
@@ -346,9 +304,9 @@ def test_a_tls_failure_is_named_and_not_a_possible_duplicate(make_sandbox, tmp_p
 
 def test_the_readme_recipe_turns_output_into_the_next_state(make_sandbox, tmp_path):
     sandbox = make_sandbox(connections=150, seed=101)
-    first = run_tap(tap_config(sandbox.url), tmp_path)
+    first = run_tap_in_process(tap_config(sandbox.url), tmp_path)
     assert first.returncode == 0, first.stderr
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     recipe = re.search(r"`(python3 -c '[^`]*?') < connections\.jsonl > state\.json`", readme)
     assert recipe is not None
     command = recipe.group(1).replace("\n", " ").replace("python3", shlex.quote(sys.executable), 1)
@@ -368,6 +326,6 @@ def test_the_readme_recipe_turns_output_into_the_next_state(make_sandbox, tmp_pa
         state = json.loads(done.stdout)
         assert state == first.last_state
     sandbox.reset_stats()
-    again = run_tap(tap_config(sandbox.url), tmp_path, state=state)
+    again = run_tap_in_process(tap_config(sandbox.url), tmp_path, state=state)
     assert again.records == []
     assert sandbox.stats()["tasks_created"] == 1

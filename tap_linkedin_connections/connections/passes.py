@@ -30,6 +30,9 @@ import math
 import typing as t
 from dataclasses import dataclass
 
+from tap_linkedin_connections.accounts.versions import Table, VersionMarks
+from tap_linkedin_connections.state_numbers import whole
+
 #: Connections each page shares with the one before it. Up to OVERLAP - 1 removals
 #: between two reads cost nothing; more cost one bridge page. Three costs no extra
 #: task on a 3,000 list at page_size 100 (31 pages either way: the last page must be
@@ -142,21 +145,13 @@ class PassState(_PassKeys, total=False):
     above: list[str]  # URNs above what was loaded before, newest first (at most 25)
 
 
-class Bookmark(t.TypedDict, total=False):
-    """What the last completed pass learnt (``bookmark``)."""
+class Bookmark(VersionMarks, total=False):
+    """What the last completed pass learnt (``bookmark``); its ``version`` and ``proved``
+    are what the table version needs (accounts/versions.py)."""
 
     identity: Identity
     newest: list[str]
-    version: int
-    proved: int  # the version of the last full pass that proved itself complete
     total: int
-
-
-class Table(t.TypedDict):
-    """The table version every account's records carry (``table``; see table_for_run)."""
-
-    version: int
-    activated: bool  # ACTIVATE_VERSION was sent for it
 
 
 def overlap_for(page_size: int) -> int:
@@ -685,72 +680,6 @@ def why_not_resume(
     return ""
 
 
-# The table version, shared by the accounts
-
-
-def table_for_run(
-    table: Table | None,
-    bookmarks: t.Mapping[str, Bookmark],
-    needs_full: t.Mapping[str, str],
-    *,
-    full_refresh: bool,
-    new_version: int,
-) -> Table:
-    """The table version this run's records carry: one for every account.
-
-    A target that honours ACTIVATE_VERSION deletes every row of an older version,
-    whichever account's it is. So all accounts share one version; a new one begins only
-    when every account is to read its whole list (the first run, ``full_refresh``, no
-    usable bookmark anywhere) and the one before is not still being read; and
-    ACTIVATE_VERSION is sent only once every account's full pass under it proved
-    complete (activation_due). ``bookmarks``: every account's, by name; ``needs_full``:
-    each account's why_full without ``full_refresh`` ("" if none).
-    """
-    if table is not None:
-        if not table["activated"] and any(
-            bookmark.get("version") != table["version"] for bookmark in bookmarks.values()
-        ):
-            return table  # a new version's full passes are not all done: they go on
-        if not full_refresh and not all(needs_full.values()):
-            return table
-    return {"version": new_version, "activated": False}
-
-
-def next_table_version(clock_ms: int, known: t.Iterable[int]) -> int:
-    """A new table version: the clock in milliseconds, but above every version known.
-
-    A target drops the rows of versions *older* than the one activated; a clock set
-    back must not make a full refresh's version older than rows already loaded.
-    """
-    return max([clock_ms, *(int(version) + 1 for version in known)])
-
-
-def versions_in(
-    table: t.Mapping[str, t.Any] | None, slots: t.Iterable[t.Mapping[str, t.Any]]
-) -> list[int]:
-    """Every table version a stream's STATE knows: the table's, each account's bookmark
-    (``version``, ``proved``) and unfinished pass."""
-    found = [table["version"]] if table else []
-    for slot in slots:
-        bookmark = slot.get("bookmark") or {}
-        found += [bookmark[key] for key in ("version", "proved") if key in bookmark]
-        current = slot.get("pass") or {}
-        found += [current["version"]] if "version" in current else []
-    return [int(version) for version in found]
-
-
-def joins_round(table: Table, bookmark: Bookmark) -> bool:
-    """Whether an account must read its whole list to carry the table's new version."""
-    return not table["activated"] and bookmark.get("version") != table["version"]
-
-
-def activation_due(table: Table, bookmarks: t.Iterable[Bookmark]) -> bool:
-    """Whether every account's full pass under the table version proved complete."""
-    return not table["activated"] and all(
-        bookmark.get("proved") == table["version"] for bookmark in bookmarks
-    )
-
-
 # Ending a pass
 
 
@@ -776,7 +705,7 @@ def activate_refusal(
 
 
 def state_problems(state: t.Mapping[str, t.Any]) -> dict[str, str]:
-    """What is wrong in this stream's STATE, by top-level key; {} when all is usable.
+    """What is wrong in an account's part of STATE, by key; {} when all is usable.
 
     Each key is checked on its own, so a broken ``pass`` does not cost the bookmark.
     """
@@ -792,18 +721,6 @@ def state_problems(state: t.Mapping[str, t.Any]) -> dict[str, str]:
         not isinstance(window, list) or not all(isinstance(w, str) for w in window)
     ):
         problems["task_window"] = "'task_window' is not a list of times"
-    table = state.get("table")
-    if table is not None and not (
-        isinstance(table, dict)
-        and _whole(table.get("version"), minimum=0)
-        and isinstance(table.get("activated"), bool)
-    ):
-        problems["table"] = "'table' is not an object with a whole 'version' and 'activated'"
-    accounts = state.get("accounts")
-    if accounts is not None and (
-        not isinstance(accounts, dict) or not all(isinstance(a, dict) for a in accounts.values())
-    ):
-        problems["accounts"] = "'accounts' is not an object with an object per account"
     return {key: problem for key, problem in problems.items() if problem}
 
 
@@ -814,7 +731,7 @@ def _bookmark_problem(bookmark: t.Any) -> str:
     if not isinstance(newest, list) or not all(isinstance(u, str) for u in newest):
         return "'bookmark.newest' is not a list of URNs"
     for key in ("version", "proved", "total"):
-        if key in bookmark and not _whole(bookmark[key], minimum=0):
+        if key in bookmark and not whole(bookmark[key], minimum=0):
             return f"'bookmark.{key}' is not a whole number >= 0"
     if "identity" in bookmark and not isinstance(bookmark["identity"], dict):
         return "'bookmark.identity' is not an object"
@@ -864,7 +781,7 @@ def _numbers_problem(
     entry: t.Mapping[str, t.Any], bounds: t.Mapping[str, tuple[int, int | None]], where: str
 ) -> str:
     for key, (low, high) in bounds.items():
-        if key in entry and not _whole(entry[key], minimum=low, maximum=high):
+        if key in entry and not whole(entry[key], minimum=low, maximum=high):
             within = f"from {low} to {high}" if high is not None else f">= {low}"
             return f"'{where}.{key}' is not a whole number {within}"
     return ""
@@ -877,14 +794,14 @@ def _phase_problem(current: t.Mapping[str, t.Any]) -> str:
     end = current.get("end")
     if phase == Phase.CONFIRM.value and not (
         isinstance(end, dict)
-        and _whole(end.get("offset"), minimum=0, maximum=MAX_CONNECTIONS)
-        and _whole(end.get("rows"), minimum=0, maximum=PAGE_SIZE_MAX)
+        and whole(end.get("offset"), minimum=0, maximum=MAX_CONNECTIONS)
+        and whole(end.get("rows"), minimum=0, maximum=PAGE_SIZE_MAX)
     ):
         return "'pass.end' is not the offset and rows of a page"
     reread = current.get("reread")
     if reread is not None and not (
         isinstance(reread, dict)
-        and _whole(reread.get("offset"), minimum=0, maximum=MAX_CONNECTIONS)
+        and whole(reread.get("offset"), minimum=0, maximum=MAX_CONNECTIONS)
         and isinstance(reread.get("bridge"), bool)
     ):
         return "'pass.reread' is not the offset of a page"
@@ -912,14 +829,3 @@ def _tasks_problem(tasks: t.Any) -> str:
 
 def _texts(value: t.Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
-
-
-def _whole(value: t.Any, *, minimum: int, maximum: int | None = None) -> bool:
-    """A whole number (a decimal.Decimal from a STATE file counts) within the bounds."""
-    if isinstance(value, bool):
-        return False
-    try:
-        whole = int(value) == value
-    except (TypeError, ValueError, ArithmeticError):
-        return False
-    return whole and int(value) >= minimum and (maximum is None or int(value) <= maximum)

@@ -1,7 +1,7 @@
 """The member's LinkedIn export, read and matched, and the keys OutX sends beyond its own.
 
 Tables of pure functions, in milliseconds; the tap runs that use them are in
-tests/test_export_sync.py.
+tests/unit/test_export_sync.py.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from tap_linkedin_connections.history.export import (
     read_export,
 )
 
-FIXTURE = Path(__file__).parent / "fixtures" / "linkedin-export" / "Connections.csv"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "linkedin-export" / "Connections.csv"
 
 HEADER = "First Name,Last Name,URL,Email Address,Company,Position,Connected On"
 NOTES = (

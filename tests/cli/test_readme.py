@@ -1,5 +1,5 @@
 """The README stays true: its settings table and its commands (the Meltano ones checked
-against Meltano's own parser; tests/test_user_path.py runs the user's path)."""
+against Meltano's own parser; tests/e2e/test_user_path.py runs the user's path)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tap_linkedin_connections.sandbox import Sandbox
 from tap_linkedin_connections.tap import TapLinkedInConnections
 from tests.helpers import run_tap
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 spec = importlib.util.spec_from_file_location(
     "update_readme", ROOT / "scripts" / "update_readme.py"
