@@ -82,7 +82,7 @@ NOT_APPLICABLE = {
     ),
     "test_tap_stream_returns_record[job_changes]": (
         "a new sandbox shows no job change until one is made (its change-job control); "
-        "tests/test_profiles_stream.py checks the stream's records"
+        "tests/unit/test_profiles_stream.py checks the stream's records"
     ),
     "test_tap_stream_attribute_is_boolean[profiles.raw]": (
         "`raw` is the fetch-profile result as OutX gave it, any JSON value (an object here)"

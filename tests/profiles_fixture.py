@@ -1,5 +1,5 @@
-"""What the profile tests share: a catalog selecting streams, the sandbox's profile tasks,
-and days passing for the task ledger's database."""
+"""What the profile tests share: the tap run with a catalog selecting streams, the
+sandbox's profile tasks, and days passing for the task ledger's database."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from tap_linkedin_connections.sandbox import Sandbox
 from tap_linkedin_connections.sandbox.profiles import PROFILE_TASK_TYPE
 from tap_linkedin_connections.tap import TapLinkedInConnections
+from tests.helpers import TapRun, run_tap_in_process, tap_config
 
 DAY = 86_400.0
 
@@ -66,3 +67,34 @@ def ledger_kinds(ledger: Path) -> list[str]:
                 "SELECT kind FROM tap_linkedin_connections_task_ledger ORDER BY id"
             )
         ]
+
+
+#: Every stream of the tap.
+ALL = ("connections", "profiles", "job_changes")
+
+
+def config_for(sandbox: Sandbox, tmp_path: Path, **overrides: t.Any) -> dict[str, t.Any]:
+    """A fast config against the sandbox, its own ledger, 20 profiles a day."""
+    settings = {"task_ledger": str(tmp_path / "ledger.sqlite"), "max_profile_fetches_per_day": 20}
+    return tap_config(sandbox.url, **{**settings, **overrides})
+
+
+def run(
+    config: dict[str, t.Any],
+    tmp_path: Path,
+    *,
+    state: dict[str, t.Any] | None = None,
+    streams: tuple[str, ...] = ALL,
+) -> TapRun:
+    """The tap in this process with these streams selected; it must succeed."""
+    done = run_tap_in_process(config, tmp_path, state=state, catalog=catalog(config, *streams))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def records(done: TapRun, stream: str) -> list[dict[str, t.Any]]:
+    return [m["record"] for m in done.messages if m["type"] == "RECORD" and m["stream"] == stream]
+
+
+def newest_slugs(sandbox: Sandbox, count: int) -> list[str]:
+    return [str(c["public_identifier"]) for c in sandbox.connections()[:count]]
