@@ -82,6 +82,13 @@ with `ACTIVATE_VERSION`, so the loader should upsert on the stream's key (`accou
 MeltanoLabs target-snowflake's Hub definition sets `load_method: append-only`, which adds
 a copy of every row on each full pass: set `load_method: upsert`. Recipes, costs and
 limits: [the README]({REPO}#readme).
+
+**Profiles are opt-in.** The `profiles` stream reads each connection's profile, and
+`job_changes` says who changed jobs; every profile fetched is a profile view on your
+LinkedIn account, at most `max_profile_fetches_per_day` (default 50) a day, inside the
+same budget as the pages. This definition selects `connections.*` only; to fetch
+profiles, set the extractor's `select` to
+`[connections.*, profiles.*, job_changes.*]`.
 """
 
 
@@ -177,6 +184,9 @@ def hub_definition(about: dict[str, t.Any]) -> dict[str, t.Any]:
         "capabilities": list(about["capabilities"]),
         # One account (api_key) or several (accounts): either is a whole config.
         "settings_group_validation": [["api_key"], ["accounts"]],
+        # Meltano selects every stream of a plugin that says nothing; the profiles and
+        # job_changes streams cost profile views, so only the connections by default.
+        "select": ["connections.*"],
         "prereq": PREREQ,
         "settings_preamble": SETTINGS_PREAMBLE,
         "usage": USAGE,

@@ -7,6 +7,11 @@ it; tests/unit/test_sdk_contract.py fails, naming the member, when an SDK releas
 one. Nor does it offer a public way to say that a run ended by a signal failed: its
 handler (``Tap._handle_termination``) writes STATE and exits 0. (The tap's config hook,
 ``Tap._validate_config``, stays in tap.py: it must be an override.)
+
+The tap's own command-line flag, ``--plan``, is added to the SDK's command here; the SDK
+hands every option of its command to ``Tap.invoke`` as a keyword, which is how tap.py's
+``invoke`` receives ``plan``. And the SDK syncs streams in the order of ``Tap.streams``,
+which it sorts by name (``Tap.load_streams``, final): ``streams`` is reordered here.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import signal
 import typing as t
 
+import click
 from singer_sdk import Stream, Tap
 from typing_extensions import override
 
@@ -43,13 +49,27 @@ class StoppedBySignal(SystemExit):
 
 
 class SdkTap(Tap):
-    """A Tap whose run, ended by SIGTERM or SIGINT, writes STATE and exits non-zero.
+    """A Tap whose run, ended by SIGTERM or SIGINT, writes STATE and exits non-zero,
+    and whose streams sync in the order it says.
 
     The SDK installs its handler for both signals when the tap is built; it writes
     STATE, then exits 0, so a scheduler would read a killed run as a success. Here it
     raises :class:`StoppedBySignal` instead: the shell's code for the signal (143 for
     SIGTERM, 130 for SIGINT).
     """
+
+    #: Stream names in the order they sync (the SDK's own order is by name); streams
+    #: not named here come after, by name.
+    sync_order: t.ClassVar[tuple[str, ...]] = ()
+
+    @property
+    @override
+    def streams(self) -> dict[str, Stream]:
+        """The streams, in ``sync_order`` (``sync_all`` runs them in this dict's order)."""
+        found = super().streams
+        rank = {name: index for index, name in enumerate(self.sync_order)}
+        ordered = sorted(found, key=lambda name: (rank.get(name, len(rank)), name))
+        return {name: found[name] for name in ordered}
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
@@ -61,6 +81,26 @@ class SdkTap(Tap):
         except OSError:  # stdout is gone (a closed pipe): the STATE could not be written
             written = False
         raise StoppedBySignal(signum, state_written=written)
+
+    @classmethod
+    @override
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, with ``--plan``: say what the next run would create, and stop."""
+        command = super().get_singer_command()
+        command.params.append(
+            click.Option(
+                ["--plan"],
+                is_flag=True,
+                default=False,
+                help=(
+                    "Print, per account, the tasks the next run would create (pages of "
+                    "connections, profiles by reason) and when it would end under the "
+                    "current pacing; create no task, poll nothing. Give --state and "
+                    "--catalog as for a run."
+                ),
+            )
+        )
+        return command
 
 
 class SdkStream(Stream):

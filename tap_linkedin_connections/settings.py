@@ -349,6 +349,31 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
             "the table."
         ),
     ),
+    Setting(
+        "max_profile_fetches_per_day",
+        th.IntegerType(minimum=0),
+        default=50,
+        title="Profile fetches per day",
+        description=(
+            "Most profiles fetched in any rolling 24 hours on the account, when the "
+            "opt-in `profiles` stream is selected: each fetch is one profile view on "
+            "your LinkedIn account (automation vendors advise 50-80 a day). Counted in "
+            "the task ledger across every pipeline on the account, within "
+            "max_tasks_per_hour and max_tasks_per_day, which the connection pages use "
+            "first. 0 means no cap of its own."
+        ),
+    ),
+    th.Property(
+        "profile_refresh_days",
+        th.IntegerType(minimum=1, nullable=True),
+        title="Profile refresh age (days)",
+        description=(
+            "Fetch again, once every other due profile is fetched, a profile fetched "
+            "longer ago than this many days, oldest first. Unset: a profile is fetched "
+            "again only when its headline in the connection list changes (the cheap "
+            "signal of a job change)."
+        ),
+    ),
     _seconds(
         "progress_interval_seconds",
         60.0,

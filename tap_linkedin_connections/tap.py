@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import typing as t
@@ -13,11 +14,15 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
+from tap_linkedin_connections.accounts.stream import AccountsStream
 from tap_linkedin_connections.accounts.threads import Accounts, AccountsFailed
 from tap_linkedin_connections.connections.stream import ConnectionsStream
-from tap_linkedin_connections.engine.ledger import LedgerError
+from tap_linkedin_connections.engine.ledger import LedgerError, ledger_url
 from tap_linkedin_connections.history.export import ExportError
 from tap_linkedin_connections.outx.client import TAP_SETTINGS, OutXClient, OutXError, SettingNames
+from tap_linkedin_connections.plan import plan_lines
+from tap_linkedin_connections.profiles.reader import NEEDS_LEDGER
+from tap_linkedin_connections.profiles.stream import JobChangesStream, ProfilesStream
 from tap_linkedin_connections.redaction import api_keys, redact_from_logs
 from tap_linkedin_connections.sdk import SdkTap, StoppedBySignal
 from tap_linkedin_connections.settings import CONFIG_SCHEMA
@@ -57,9 +62,13 @@ class TapLinkedInConnections(SdkTap):
     ]
 
     config_jsonschema = CONFIG_SCHEMA
+    # The connections first: their pages come first in the account's budget, and the
+    # profiles choose from what they read; then the job changes those showed.
+    sync_order = (ConnectionsStream.name, ProfilesStream.name, JobChangesStream.name)
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        """Build the tap; from here on no log line can carry the API key."""
+        """Build the tap; from here on no log line can carry the API key, and a selection
+        that cannot run is refused (before any request)."""
         super().__init__(*args, **kwargs)
         for api_key in api_keys(self.config):
             # The key as sent (stripped) is inside every form of the raw one too
@@ -78,11 +87,51 @@ class TapLinkedInConnections(SdkTap):
                 "(an export holds one member's connections: give it in that account's "
                 "entry of accounts)"
             )
+        self.check_selection()
 
     @override
-    def discover_streams(self) -> list[ConnectionsStream]:
-        """The tap's one stream."""
-        return [ConnectionsStream(tap=self)]
+    def discover_streams(self) -> list[AccountsStream]:
+        """The tap's streams, in the order they sync (see load_streams).
+
+        ``profiles`` and ``job_changes`` are opt-in (not selected by default).
+        """
+        profiles = ProfilesStream(tap=self)
+        return [
+            ConnectionsStream(tap=self, listing_wanted=lambda: profiles.selected),
+            profiles,
+            JobChangesStream(tap=self),
+        ]
+
+    def check_selection(self) -> None:
+        """LedgerError (one line) if a selected stream needs the task ledger, and it is off."""
+        needy = [s for s in ("profiles", "job_changes") if self.streams[s].selected]
+        if not needy:
+            return
+        for account in Accounts.from_config(self.config):
+            if ledger_url(account.config.get("task_ledger")) is None:
+                raise LedgerError(NEEDS_LEDGER)
+
+    @classmethod
+    @override
+    def invoke(cls, *, plan: bool = False, **kwargs: t.Any) -> None:
+        """Run the tap, or with ``--plan`` say what the next run would create, and stop."""
+        if not plan:
+            super().invoke(**kwargs)
+            return
+        config = kwargs.get("config")
+        state = kwargs.get("state")
+        catalog = kwargs.get("catalog")
+        tap = cls(
+            config=config.config if config else None,
+            state=None if state is None else json.loads(state.read()),
+            catalog=None if catalog is None else json.loads(catalog.read()),
+            parse_env_config=config.parse_env if config else False,
+            validate_config=True,
+            setup_mapper=False,
+        )
+        tap.check_selection()
+        for line in plan_lines(tap):
+            sys.stdout.write(line + "\n")
 
     @classmethod
     @override

@@ -80,6 +80,16 @@ NOT_APPLICABLE = {
         "the sandbox, like OutX today, sends no key the tap does not know, so `extra` is "
         "always null there; tests/unit/test_export_sync.py checks its values"
     ),
+    "test_tap_stream_returns_record[job_changes]": (
+        "a new sandbox shows no job change until one is made (its change-job control); "
+        "tests/unit/test_profiles_stream.py checks the stream's records"
+    ),
+    "test_tap_stream_attribute_is_boolean[profiles.raw]": (
+        "`raw` is the fetch-profile result as OutX gave it, any JSON value (an object here)"
+    ),
+    "test_tap_stream_attribute_is_numeric[profiles.raw]": (
+        "`raw` is the fetch-profile result as OutX gave it, any JSON value (an object here)"
+    ),
 }
 
 

@@ -139,6 +139,7 @@ def run_tap_in_process(
     tmp_path: Path,
     *,
     state: dict[str, t.Any] | None = None,
+    catalog: dict[str, t.Any] | None = None,
 ) -> TapRun:
     """Like :func:`run_tap`, in this process: for tests about data, not about the CLI.
 
@@ -165,7 +166,10 @@ def run_tap_in_process(
         with contextlib.redirect_stdout(stdout):
             try:
                 tap = TapLinkedInConnections(
-                    config=config, state=_as_loaded(state), parse_env_config=False
+                    config=config,
+                    state=_as_loaded(state),
+                    catalog=catalog,
+                    parse_env_config=False,
                 )
                 tap.sync_all()
             except USER_ERRORS as exc:

@@ -3,12 +3,17 @@
 Its records gain what the member's LinkedIn export and OutX's unknown keys give (see
 history/enrich.py); each account with an export says in one line per run what matched.
 
+When the ``profiles`` stream is selected, each pass also tells the profiles who is in the
+list, in what order and with which headline (profiles/listing.py, in the task ledger's
+database): that is what they choose from.
+
 How the accounts are read side by side, and STATE's layout, are the base stream's
 (accounts/stream.py); one account's pass is account_pass.py's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import typing as t
 
 from singer_sdk import typing as th
@@ -18,8 +23,11 @@ from typing_extensions import override
 from tap_linkedin_connections.accounts.stream import AccountsStream
 from tap_linkedin_connections.connections import passes
 from tap_linkedin_connections.connections.account_pass import ACCOUNT_STATE_KEYS, AccountPass
+from tap_linkedin_connections.engine.ledger import TaskLedger, account_fingerprint, ledger_url
 from tap_linkedin_connections.history.drift import UnknownKeys
 from tap_linkedin_connections.history.enrich import RecordEnricher, enricher_for
+from tap_linkedin_connections.profiles.listing import ConnectionListing, PassRecorder
+from tap_linkedin_connections.validation import RECENTLY_ADDED
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -114,21 +122,36 @@ class ConnectionsStream(AccountsStream):
     account_state_keys = ACCOUNT_STATE_KEYS
     state_problems = staticmethod(passes.state_problems)
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+    def __init__(
+        self, *args: t.Any, listing_wanted: t.Callable[[], bool] = lambda: False, **kwargs: t.Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         #: The run's unknown connection keys, named once per run for every account.
         self._unknown_keys = UnknownKeys(self.logger)
         #: What each account's records gain (its LinkedIn export), by account name.
         self._enrichers: dict[str, RecordEnricher] = {}
+        #: Whether the profiles want this run's passes in their listing (the tap says).
+        self._listing_wanted = listing_wanted
+        #: Each account's pass, as told to the profiles' listing, and its reader.
+        self._recorders: dict[str, tuple[PassRecorder, AccountPass]] = {}
 
     @override
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """The base stream's records; then each account's one line about its export."""
         self._unknown_keys = UnknownKeys(self.logger)
         self._enrichers = {}
+        self._recorders = {}
         try:
-            yield from super().get_records(context)
+            for record in super().get_records(context):
+                listed = self._recorders.get(record["account"])
+                if listed is not None:
+                    listed[0].seen(record)
+                yield record
+            for recorder, reader in self._recorders.values():
+                recorder.ended(proved=reader.proved)
         finally:
+            for recorder, _ in self._recorders.values():
+                recorder.listing.ledger.close()
             for account in self.accounts:
                 enricher = self._enrichers.get(account.name)
                 if enricher is not None and enricher.export is not None:
@@ -141,7 +164,17 @@ class ConnectionsStream(AccountsStream):
         """The account's pass over its connections, its export read (before any request)."""
         enricher = enricher_for(account.config, self._unknown_keys)
         self._enrichers[account.name] = enricher
-        return AccountPass(
+        # Asked before the pass begins, while ``state`` still tells a resumed pass.
+        recorder, first = self._pass_recorder(account, resumed=state.get("pass") is not None)
+        if first and state.get("pass") is None:
+            # The profiles choose from the list: one that knows none of it would wait
+            # for the next full pass, however far away.
+            self.log_for(account).info(
+                "The profiles stream is selected and knows none of this account's "
+                "connections: this run reads the whole list (a full pass; it deletes nothing)"
+            )
+            account = dataclasses.replace(account, config={**account.config, "full_refresh": True})
+        reader = AccountPass(
             account,
             state,
             checkpoint=checkpoint,
@@ -149,3 +182,26 @@ class ConnectionsStream(AccountsStream):
             user_agent=self.user_agent,
             enricher=enricher,
         )
+        if recorder is not None:
+            self._recorders[account.name] = (recorder, reader)
+        return reader
+
+    def _pass_recorder(
+        self, account: Account, *, resumed: bool
+    ) -> tuple[PassRecorder | None, bool]:
+        """What tells the profiles' listing about the account's pass, if they want it,
+        and whether the listing knew nothing of the account before."""
+        config = account.config
+        url = ledger_url(config.get("task_ledger"))
+        if url is None or not self._listing_wanted():
+            return None, False
+        ledger = TaskLedger(url, account_fingerprint(config["api_url"], config["api_key"]))
+        listing = ConnectionListing(ledger)
+        first = listing.empty()
+        recorder = PassRecorder(
+            listing,
+            resumed=resumed,
+            ordered=config.get("sort_type") == RECENTLY_ADDED,
+            whole_list=not config.get("keyword"),
+        )
+        return recorder, first

@@ -243,6 +243,18 @@ class TaskLedger:
         )
         return [float(row[0]) for row in rows]
 
+    def kind_creation_times(self, conn: Connection, kind: str, since: float) -> list[float]:
+        """Like ``creation_times``, for one kind of task only."""
+        rows = conn.execute(
+            sa.select(tasks.c.created_at).where(
+                tasks.c.account == self.account,
+                tasks.c.kind == kind,
+                tasks.c.created_at > since,
+                tasks.c.outcome != Outcome.NOT_QUEUED.value,
+            )
+        )
+        return [float(row[0]) for row in rows]
+
     def record(self, conn: Connection, *, kind: str, key: str, at: float) -> int:
         """Write a create about to be sent; its row id."""
         result = conn.execute(
@@ -302,6 +314,24 @@ class TaskLedger:
                 if task_id not in exclude:
                     return str(task_id)
         return None
+
+    def unfinished_keys(self, kind: str) -> list[str]:
+        """The keys of this kind's fresh tasks that were created and never read, oldest
+        first: the tasks a killed or stopped run left in flight, which a later run polls
+        instead of paying for them again."""
+        statement = (
+            sa.select(tasks.c.key)
+            .where(
+                tasks.c.account == self.account,
+                tasks.c.kind == kind,
+                tasks.c.task_id.is_not(None),
+                tasks.c.outcome == Outcome.QUEUED.value,
+                tasks.c.created_at > self.clock.now() - FRESH_TASK_SECONDS,
+            )
+            .order_by(tasks.c.created_at)
+        )
+        with self._connection() as conn:
+            return list(dict.fromkeys(key for (key,) in conn.execute(statement)))
 
     def queued_after(self, task_id: str) -> list[tuple[str, Outcome]]:
         """Tasks of any kind queued on the account after this one was, oldest first.
@@ -426,6 +456,25 @@ def _begin_immediate(engine: Engine) -> None:
     @sa.event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_tables(engine: Engine, tables: sa.MetaData) -> None:
+    """Create the tables of another part of the tap in a ledger database, once, under the
+    lock that the ledger's own creation takes (one process creates; the others wait,
+    then find them)."""
+
+    def create() -> None:
+        with engine.begin() as conn:
+            _lock(conn, V1_TABLE)
+            tables.create_all(conn)
+
+    try:
+        try:
+            create()
+        except sa.exc.DBAPIError:
+            create()  # another run created one between the check and the CREATE
+    except (sa.exc.SQLAlchemyError, OSError) as exc:
+        raise LedgerError(_failure(str(engine.url), "cannot be opened", exc)) from None
 
 
 def _create_tables(engine: Engine) -> None:

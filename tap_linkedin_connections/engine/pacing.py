@@ -8,7 +8,9 @@ rules, per account (every run on the same key and API URL shares them):
   in any rolling 24 hours;
 - a random gap between consecutive creates, drawn from ``task_spacing_min_seconds`` to
   ``task_spacing_max_seconds`` (never below the minimum, whichever run created the last);
-- no create outside ``active_hours`` in ``timezone``.
+- no create outside ``active_hours`` in ``timezone``;
+- for a kind with a cap of its own (``PacingRules.kind_caps``, e.g. profile views),
+  at most that many creates of the kind in any rolling 24 hours, within the rest.
 
 Every create that may have reached OutX counts, whatever its kind, a retry after a lost
 answer included: each attempt is a reservation here, of one task key. The creation times
@@ -25,7 +27,7 @@ import datetime
 import random
 import re
 import typing as t
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tap_linkedin_connections.clock import REAL_CLOCK, Clock
@@ -114,14 +116,27 @@ def zone(name: str) -> ZoneInfo:
 
 
 @dataclass(frozen=True)
+class KindCap:
+    """A daily cap on one kind of task, within the account's budget."""
+
+    per_day: int
+    setting: str  # how messages name it, e.g. "max_profile_fetches_per_day"
+
+
+@dataclass(frozen=True)
 class PacingRules:
-    """The account's limits; None or 0 turns a limit off."""
+    """The account's limits; None or 0 turns a limit off.
+
+    ``kind_caps``: daily caps of their own for some kinds, by kind name; every create
+    of such a kind still counts in the account's caps too.
+    """
 
     per_hour: int | None = None
     per_day: int | None = None
     spacing_min: float = 0.0
     spacing_max: float = 0.0
     active_hours: ActiveHours | None = None
+    kind_caps: t.Mapping[str, KindCap] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: t.Mapping[str, t.Any]) -> PacingRules:
@@ -164,17 +179,25 @@ def seconds_until_allowed(
     The wait is never longer than a cap's window or the gap.
     """
     moments = sorted(min(moment, now) for moment in times)
-    waits = [0.0]
-    for cap, window in ((rules.per_hour, HOUR), (rules.per_day, DAY)):
-        if not cap:
-            continue
-        recent = [m for m in moments if now - m < window]
-        if len(recent) >= cap:
-            # A slot frees when enough of the oldest creates leave the window.
-            waits.append(recent[len(recent) - cap] + window - now)
+    waits = [
+        cap_wait(moments, now, rules.per_hour, HOUR),
+        cap_wait(moments, now, rules.per_day, DAY),
+    ]
     if gap > 0 and moments:
         waits.append(moments[-1] + gap - now)
     return max(waits)
+
+
+def cap_wait(times: t.Iterable[float], now: float, cap: int | None, window: float) -> float:
+    """How long until fewer than ``cap`` of ``times`` fall in the last ``window``; 0 if
+    now or if there is no cap. Future times are taken as now."""
+    if not cap:
+        return 0.0
+    recent = sorted(m for m in (min(moment, now) for moment in times) if now - m < window)
+    if len(recent) < cap:
+        return 0.0
+    # A slot frees when enough of the oldest creates leave the window.
+    return recent[len(recent) - cap] + window - now
 
 
 @dataclass(frozen=True)
@@ -190,6 +213,8 @@ class CreationLog(t.Protocol):
     def locked(self) -> t.ContextManager[t.Any]: ...
 
     def creation_times(self, conn: t.Any, since: float) -> list[float]: ...
+
+    def kind_creation_times(self, conn: t.Any, kind: str, since: float) -> list[float]: ...
 
     def record(self, conn: t.Any, *, kind: str, key: str, at: float) -> int | None: ...
 
@@ -222,6 +247,11 @@ class StateWindow:
     def creation_times(self, conn: t.Any, since: float) -> list[float]:
         moments = [m for m in map(_from_text, self.window) if m is not None]
         return [m for m in moments if m > since]
+
+    def kind_creation_times(self, conn: t.Any, kind: str, since: float) -> list[float]:
+        # STATE keeps no kinds: every create counts as one of the kind (the cautious
+        # side). Kinds with caps of their own need the ledger anyway (profiles do).
+        return self.creation_times(conn, since)
 
     def record(self, conn: t.Any, *, kind: str, key: str, at: float) -> int | None:
         kept = sorted(m for m in self.creation_times(None, at - self.keep))
@@ -270,9 +300,22 @@ class TaskPacer:
             times = self._counted(self.log.creation_times(conn, now - DAY), now)
         return sum(1 for m in times if now - m < HOUR), len(times)
 
-    def cap_note(self) -> str | None:
-        """Which cap holds the next create back, in words; None if only the spacing does."""
+    def kind_count(self, kind: str) -> int:
+        """Creates of ``kind`` that count in the last day."""
+        now = self.clock.now()
+        with self.log.locked() as conn:
+            return len(self._counted(self.log.kind_creation_times(conn, kind, now - DAY), now))
+
+    def cap_note(self, kind: str | None = None) -> str | None:
+        """Which cap holds the next create (of ``kind``) back, in words; None if only the
+        spacing does."""
         rules = self.rules
+        own = rules.kind_caps.get(kind or "")
+        if own is not None and own.per_day and self.kind_count(str(kind)) >= own.per_day:
+            return (
+                f"{self.kind_count(str(kind))} {kind} tasks were created in the last 24 hours "
+                f"({own.setting}={own.per_day})"
+            )
         hour, day = self.counts()
         if rules.per_hour and hour >= rules.per_hour:
             return (
@@ -303,8 +346,7 @@ class TaskPacer:
             raise PacingStop(f"outside active_hours {self._window_text()}; {_opens_text(opens)}")
         now = self.clock.now()
         with self.log.locked() as conn:
-            times = self._counted(self.log.creation_times(conn, now - DAY), now)
-            wait = seconds_until_allowed(times, now, self.rules, self.gap)
+            wait = self._wait(conn, kind, now)
             if wait > 0:
                 return wait, None
             row = self.log.record(conn, kind=kind, key=key, at=now)
@@ -312,12 +354,35 @@ class TaskPacer:
         self.reserved += 1
         return 0.0, Reservation(row)
 
-    def check_wait(self, wait: float) -> None:
-        """PacingStop if a wait this long should end the run rather than be slept."""
+    def wait_now(self, kind: str | None = None) -> float:
+        """Seconds until one more create (of ``kind``) is allowed, active hours included;
+        nothing is reserved (for a plan)."""
+        now = self.clock.now()
+        opens = self.closed_until()
+        with self.log.locked() as conn:
+            wait = self._wait(conn, kind, now)
+        return max(wait, opens - now if opens is not None else 0.0)
+
+    def _wait(self, conn: t.Any, kind: str | None, now: float) -> float:
+        """How long the caps, the kind's own cap and the gap hold one more create back."""
+        times = self._counted(self.log.creation_times(conn, now - DAY), now)
+        wait = seconds_until_allowed(times, now, self.rules, self.gap)
+        own = self.rules.kind_caps.get(kind or "")
+        if own is not None and own.per_day:
+            of_kind = self._counted(self.log.kind_creation_times(conn, str(kind), now - DAY), now)
+            wait = max(wait, cap_wait(of_kind, now, own.per_day, DAY))
+        return wait
+
+    def check_wait(self, wait: float, kind: str | None = None) -> None:
+        """PacingStop if a wait this long (for a task of ``kind``) should end the run
+        rather than be slept."""
         now = self.clock.now()
         if wait > LONGEST_PACING_SLEEP:
             when = _utc_text(now + wait)
-            raise PacingStop(f"the pacing budget allows the next task at {when}")
+            note = self.cap_note(kind)
+            raise PacingStop(
+                f"the pacing budget allows the next task at {when}" + (f" ({note})" if note else "")
+            )
         hours = self.rules.active_hours
         if hours is not None and not hours.contains(now + wait):
             opens = hours.next_opening(now + wait)

@@ -71,6 +71,8 @@ class Resubmit:
 
     why: Why
     detail: str = ""  # e.g. "after 300s (last status: processing)"
+    #: A failed task's output, for a kind that reads failures (TaskKind.read_failed).
+    output: t.Any = None
 
     def __str__(self) -> str:
         return f"{self.why.value} {self.detail}" if self.detail else self.why.value
@@ -187,7 +189,7 @@ class Poller:
         if answer.status is TaskStatus.COMPLETED:
             return self._done(wait, Done(str(head.slot["id"]), answer.output))
         if answer.status is TaskStatus.FAILED:
-            return Resubmit(Why.FAILED)
+            return Resubmit(Why.FAILED, output=answer.output)
         if answer.status is TaskStatus.UNKNOWN and not wait.warned_unknown:
             wait.warned_unknown = True  # once per task: the poll repeats it often
             # Not success: keep waiting in case it is a new in-between state; the

@@ -13,8 +13,9 @@ needs, a *key* and a *slot* (the task's place in the owner's STATE, see
   again instead of paying for it twice;
 - **poll** (``poller.py``) until it completes, and **re-submit** a task that failed, that
   OutX does not know, that timed out or that OutX lost (overtaken in the queue), up to
-  ``max_attempts`` per run. A task never picked up ends the run (the pickup timeout):
-  a copy would wait in the same queue.
+  ``max_attempts`` per run; a kind that reads failures (``TaskKind.read_failed``) gets
+  a failed task's output as its answer instead, and is not created again. A task never
+  picked up ends the run (the pickup timeout): a copy would wait in the same queue.
 
 Every task is a LinkedIn action: created only when needed, never faster than pacing
 allows, never twice for one key while one is pending.
@@ -263,11 +264,11 @@ class TaskRunner(t.Generic[Key, Output]):
                 return reservation
             if not block:
                 return None
-            self.pacer.check_wait(wait)
+            self.pacer.check_wait(wait, self.kind.name)
             self._wait_for_pacing(wait)
 
     def _wait_for_pacing(self, seconds: float) -> None:
-        cap = self.pacer.cap_note()
+        cap = self.pacer.cap_note(self.kind.name)
         if cap is None:
             # The gap between two creates: expected, not worth a warning.
             self.poller.waiting_for = f"the task spacing ({seconds:.0f}s)"
@@ -301,6 +302,8 @@ class TaskRunner(t.Generic[Key, Output]):
                 return None
             if isinstance(outcome, Done):
                 return self._completed(key, outcome)
+            if outcome.why is Why.FAILED and self.kind.read_failed is not None:
+                return self._failed(key, str(slot["id"]), outcome.output)
             if self.stop is not None:
                 return None
             self._resubmit(slot, key, outcome)
@@ -333,6 +336,15 @@ class TaskRunner(t.Generic[Key, Output]):
         if self.ledger is not None:
             self.ledger.read(done.task_id, self.reader)
         return Completed(done.task_id, result)
+
+    def _failed(self, key: Key, task_id: str, output: t.Any) -> Completed[Output]:
+        """A failed task of a kind whose failures are answers: read, never created again."""
+        read_failed = t.cast("t.Callable[[t.Any], Output]", self.kind.read_failed)
+        self._read_ids.add(task_id)
+        if self.ledger is not None:
+            self.ledger.task_outcome(task_id, Outcome.FAILED)
+        self.logger.info("The task for %s failed (task %s)", self.kind.describe(key), task_id)
+        return Completed(task_id, read_failed(output))
 
     def _resubmit(self, slot: TaskSlot, key: Key, reason: Resubmit) -> None:
         """Give a failed, unknown, timed-out or lost task up, or the slot after its last attempt."""

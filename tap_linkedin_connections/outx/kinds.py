@@ -69,6 +69,11 @@ class TaskKind(t.Generic[Key, Output]):
             equal fields; never change them for a kind, or its ledger rows are lost).
         describe: how messages name one task of the kind ("offset 40").
         read: the completed output as the kind's result; UnreadableOutput if it is not.
+        read_failed: for a kind whose failed task is an answer, the failed task's output
+            as the kind's result; None (the default): a failed task is created again,
+            up to max_task_attempts. A profile that does not exist or is hidden fails
+            the same way every time: creating it again would pay another view for
+            the same answer.
     """
 
     name: str
@@ -77,6 +82,7 @@ class TaskKind(t.Generic[Key, Output]):
     key_fields: t.Callable[[Key], dict[str, t.Any]]
     describe: t.Callable[[Key], str]
     read: t.Callable[[t.Any], Output]
+    read_failed: t.Callable[[t.Any], Output] | None = None
 
 
 # fetch-connections: one page of the account's 1st-degree connections
@@ -142,4 +148,39 @@ CONNECTIONS_PAGE: TaskKind[PageKey, list[t.Any]] = TaskKind(
     key_fields=_page_fields,
     describe=lambda key: f"offset {key.offset}",
     read=connections_in,
+)
+
+
+# fetch-profile: one connection's LinkedIn profile (one profile view)
+
+
+@dataclass(frozen=True)
+class ProfileKey:
+    """One connection's profile: its URN (what the ledger keys the task by: a slug may
+    change, the URN does not) and the slug fetch-profile asks for."""
+
+    entity_urn: str
+    slug: str
+
+
+@dataclass(frozen=True)
+class ProfileAnswer:
+    """A fetch-profile task's output as OutX gave it, and whether the task failed.
+
+    Read no further here: the result's shape is not settled (profiles/records.py reads
+    both known ones, and keeps any other whole).
+    """
+
+    output: t.Any
+    failed: bool = False
+
+
+FETCH_PROFILE: TaskKind[ProfileKey, ProfileAnswer] = TaskKind(
+    name="profile",
+    path="/linkedin-agent/fetch-profile",
+    body=lambda key: {"profile_slug": key.slug},
+    key_fields=lambda key: {"entity_urn": key.entity_urn},
+    describe=lambda key: f"profile {key.slug}",
+    read=ProfileAnswer,
+    read_failed=lambda output: ProfileAnswer(output, failed=True),
 )

@@ -228,6 +228,8 @@ def job_change(previous: Record | None, current: Record) -> Record | None:
     A change is a current title or company that differs between the two fetches (case and
     blanks aside). Only what both fetches show is compared: a field null on either side
     (not shown, or a result of unknown shape) is no change, and neither is a first fetch.
+    Where both fetches read the experience (``positions`` a list), a current job on one
+    side and none on the other is a change too: someone started a job, or left one.
     """
     if previous is None:
         return None
@@ -238,7 +240,10 @@ def job_change(previous: Record | None, current: Record) -> Record | None:
         for field in ("current_title", "current_company")
         if _normal(previous.get(field)) and _normal(current.get(field))
     ]
-    if not any(compared):
+    started_or_left = all(
+        isinstance(r.get("positions"), list) for r in (previous, current)
+    ) and _has_job(previous) != _has_job(current)
+    if not any(compared) and not started_or_left:
         return None
     return {
         "account": current.get("account"),
@@ -249,6 +254,10 @@ def job_change(previous: Record | None, current: Record) -> Record | None:
         "previous": _job(previous),
         "current": _job(current),
     }
+
+
+def _has_job(record: Record) -> bool:
+    return any(_normal(record.get(field)) for field in ("current_title", "current_company"))
 
 
 def _job(record: Record) -> dict[str, t.Any]:

@@ -153,8 +153,17 @@ def test_discovery_needs_no_valid_config_and_makes_no_request(tmp_path):
         run = run_tap({"api_url": server.url}, tmp_path, extra_args=["--discover"])
     assert run.returncode == 0, run.stderr
     catalog = json.loads(run.stdout)
-    (stream,) = catalog["streams"]
-    assert stream["tap_stream_id"] == "connections"
+    streams = {entry["tap_stream_id"]: entry for entry in catalog["streams"]}
+    assert list(streams) == ["connections", "profiles", "job_changes"]
+    # The opt-in streams say so in the catalog: a catalog passed back as discovered
+    # selects only the connections.
+    selected_by_default = {
+        name: next(m for m in entry["metadata"] if m["breadcrumb"] == [])["metadata"].get(
+            "selected-by-default"
+        )
+        for name, entry in streams.items()
+    }
+    assert selected_by_default == {"connections": True, "profiles": False, "job_changes": False}
     assert server.received == []
 
 

@@ -71,6 +71,25 @@ def test_meltano_yml_declares_the_same_settings_as_the_hub_file():
     assert declared(extractor["settings"]) == declared(HUB["settings"])
 
 
+def test_only_the_connections_are_selected_unless_the_user_says_otherwise():
+    """Meltano selects every stream of a plugin that declares no `select`: the Hub
+    definition, meltano.yml and the README's snippet keep the opt-in streams out."""
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
+    extractor = next(
+        plugin
+        for plugin in project["plugins"]["extractors"]
+        if plugin["name"] == "tap-linkedin-connections"
+    )
+    assert HUB["select"] == extractor["select"] == ["connections.*"]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    snippet = re.search(r"<!-- user-path:snippet[^>]*-->\n```yaml\n(.*?)^```$", readme, re.M | re.S)
+    assert snippet is not None
+    assert "select: [connections.*]" in snippet.group(1)
+    for plugin in project["plugins"]["extractors"]:
+        # The inherited extractors inherit it; none selects more.
+        assert plugin.get("select", ["connections.*"]) == ["connections.*"], plugin["name"]
+
+
 # The Hub pull request: the definition's Hub fields, the logo, the variant and maintainer.
 
 #: The keys a Hub extractor definition may hold (meltano/hub, schemas/plugin_definitions/

@@ -949,6 +949,106 @@ def test_a_killed_pipeline_is_rerun_without_paying_twice(
     assert "found in the task ledger, instead of creating one" in rerun_log
 
 
+# Profiles: opt-in through Meltano's selection
+
+
+def _hub_style_project(pipe: Pipeline) -> Path:
+    """A project as `meltano add` from the Hub makes it: the extractor's definition in a
+    lock file (hub/tap-linkedin-connections.yml, its `select` included), and no `select`
+    of the project's own. Its pip_url is the project copy's, so the installed plugin
+    serves it as is."""
+    project = pipe.workdir / "hub-style"
+    (project / "plugins" / "extractors").mkdir(parents=True)
+    definition = yaml.safe_load((ROOT / "hub" / "tap-linkedin-connections.yml").read_text())
+    lock = (
+        project
+        / "plugins"
+        / "extractors"
+        / "tap-linkedin-connections--tap-linkedin-connections.lock"
+    )
+    lock.write_text(json.dumps({**definition, "plugin_type": "extractors"}), encoding="utf-8")
+    copied = yaml.safe_load((pipe.project / "meltano.yml").read_text(encoding="utf-8"))
+    jsonl = next(p for p in copied["plugins"]["loaders"] if p["name"] == "target-jsonl")
+    (project / "meltano.yml").write_text(
+        yaml.safe_dump(
+            {
+                "requires_meltano": ">=4.4",
+                "project_id": str(uuid.uuid4()),
+                "send_anonymous_usage_stats": False,
+                "default_environment": "dev",
+                "environments": [{"name": "dev"}],
+                "plugins": {
+                    "extractors": [
+                        {
+                            "name": "tap-linkedin-connections",
+                            "variant": "tap-linkedin-connections",
+                            "pip_url": "-e .",
+                        }
+                    ],
+                    "loaders": [jsonl],
+                },
+            },
+            sort_keys=False,
+        ),
+        encoding="utf-8",
+    )
+    return project
+
+
+def test_profiles_are_opt_in_through_meltano(pipeline: t.Callable[..., Pipeline]) -> None:
+    """Meltano selects every stream of a plugin that says nothing; the definition's
+    `select` keeps the profiles out. Then a project that selects them gets them."""
+    pipe = pipeline(connections=250)
+    pipe.env.update(
+        {
+            "TAP_LINKEDIN_CONNECTIONS_MAX_TASKS_PER_DAY": "0",
+            "TAP_LINKEDIN_CONNECTIONS_TASK_SPACING_MIN_SECONDS": "0",
+            "TAP_LINKEDIN_CONNECTIONS_TASK_SPACING_MAX_SECONDS": "0",
+            "TAP_LINKEDIN_CONNECTIONS_POLL_INTERVAL_MIN_SECONDS": "0.005",
+            "TAP_LINKEDIN_CONNECTIONS_POLL_INTERVAL_MAX_SECONDS": "0.05",
+            "TAP_LINKEDIN_CONNECTIONS_MAX_PROFILE_FETCHES_PER_DAY": "5",
+        }
+    )
+    jsonl = pipe.workdir / "jsonl"
+    jsonl.mkdir()
+
+    def profile_tasks() -> int:
+        tasks = pipe.sandbox.stats()["tasks"]
+        return sum(1 for task in tasks if task["input"].get("task_type") == "agent_profile_fetch")
+
+    # This repository's meltano.yml: its definition selects connections.* only.
+    plan = pipe.meltano("invoke", "tap-linkedin-connections", "--plan").stdout
+    assert "profiles: not selected, no profile task" in plan
+    pipe.meltano("run", "tap-linkedin-connections", "target-jsonl")
+    assert profile_tasks() == 0
+    assert not (jsonl / "profiles.jsonl").exists()
+    rows = (jsonl / "connections.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 250
+
+    # A project with no select rule of its own, the definition from the Hub.
+    hub_style = _hub_style_project(pipe)
+    pipe.project, project = hub_style, pipe.project
+    try:
+        pipe.meltano("run", "tap-linkedin-connections", "target-jsonl")
+        assert profile_tasks() == 0
+        assert not (jsonl / "profiles.jsonl").exists()
+
+        # Selected, they come: max_profile_fetches_per_day of them.
+        selected = json.dumps(["connections.*", "profiles.*", "job_changes.*"])
+        pipe.meltano(
+            "run",
+            "tap-linkedin-connections",
+            "target-jsonl",
+            env={"TAP_LINKEDIN_CONNECTIONS__SELECT": selected},
+        )
+    finally:
+        pipe.project = project
+    assert profile_tasks() == 5
+    profiles = (jsonl / "profiles.jsonl").read_text(encoding="utf-8").splitlines()
+    newest = [str(c["public_identifier"]) for c in pipe.sandbox.connections()[:5]]
+    assert [json.loads(line)["public_identifier"] for line in profiles] == newest
+
+
 def test_contacts_who_reconnect_during_a_full_refresh_keep_their_rows(
     pipeline: t.Callable[..., Pipeline], pg_available: None
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+import typing as t
 from pathlib import Path
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
@@ -21,8 +22,23 @@ atexit.register(_sandbox.stop)
 _ledger_dir = tempfile.mkdtemp(prefix="tap-linkedin-connections-core-")
 atexit.register(shutil.rmtree, _ledger_dir, ignore_errors=True)
 
+_config = tap_config(_sandbox.url, task_ledger=str(Path(_ledger_dir) / "ledger.sqlite"))
+
+
+def _every_stream_selected() -> dict[str, t.Any]:
+    """The discovered catalog with every stream selected: the opt-in ones (profiles,
+    job_changes) are not by default, and the SDK's checks compare each stream's records
+    with its schema as the catalog selects it."""
+    catalog = TapLinkedInConnections(config=_config, validate_config=True).catalog_dict
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            metadata["metadata"]["selected"] = True
+    return t.cast("dict[str, t.Any]", catalog)
+
+
 TestTapLinkedInConnections = get_tap_test_class(
     tap_class=TapLinkedInConnections,
-    config=tap_config(_sandbox.url, task_ledger=str(Path(_ledger_dir) / "ledger.sqlite")),
+    config=_config,
     suite_config=SuiteConfig(max_records_limit=None),
+    catalog=_every_stream_selected(),
 )

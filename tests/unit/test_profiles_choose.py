@@ -338,6 +338,29 @@ def test_job_change(
     assert (event is not None) is changed
 
 
+@pytest.mark.parametrize(
+    ("previous", "current", "changed"),
+    [
+        ((None, None), ("Engineer", "Acme"), True),  # started a job
+        (("Engineer", "Acme"), (None, None), True),  # left it
+        ((None, None), (None, None), False),
+        (("Engineer", "Acme"), ("Engineer", "Acme"), False),
+    ],
+)
+def test_starting_or_leaving_a_job_is_a_change_where_both_fetches_read_the_experience(
+    previous: tuple[str | None, str | None], current: tuple[str | None, str | None], changed: bool
+) -> None:
+    read = {"positions": []}
+    assert (job_change(record(*previous, **read), record(*current, **read)) is not None) is changed
+
+
+def test_a_result_of_unknown_shape_tells_nothing_of_starting_or_leaving() -> None:
+    unknown = {"positions": None}  # records.py: the shape was not read
+    read = {"positions": []}
+    assert job_change(record(None, None, **unknown), record("Engineer", "Acme", **read)) is None
+    assert job_change(record("Engineer", "Acme", **read), record(None, None, **unknown)) is None
+
+
 def test_job_change_event_payload() -> None:
     previous = record("Engineer", "Acme", fetched_at="2026-01-01T00:00:00Z")
     current = record("Director", "Globex", fetched_at="2026-03-01T00:00:00Z")

@@ -134,3 +134,25 @@ def test_a_termination_writes_state_and_exits_with_the_signal_s_code(
     sent = _messages(capfd.readouterr().out)
     assert [m["type"] for m in sent] == ["STATE"], _missing(Tap, "_handle_termination (STATE)")
     assert sent[0]["value"]["bookmarks"]["connections"] == {"marker": 2}
+
+
+def test_the_sdk_syncs_streams_in_the_order_of_tap_streams() -> None:
+    """The profiles choose from what the connections stream read in the same run."""
+    syncs = inspect.getsource(Tap.sync_all)
+    assert "for stream in self.streams.values()" in syncs, _missing(Tap, "sync_all's order")
+    assert isinstance(inspect.getattr_static(Tap, "streams"), property), _missing(Tap, "streams")
+    tap = _stream()._tap
+    assert list(tap.streams) == ["connections", "profiles", "job_changes"]
+    # The SDK's own order is by name, which would sync job_changes before profiles.
+    assert [s.name for s in tap.load_streams()] == sorted(tap.streams)
+
+
+def test_the_sdk_hands_every_option_of_its_command_to_invoke() -> None:
+    """`--plan` is the tap's own option on the SDK's command (sdk.py)."""
+    command = TapLinkedInConnections.get_singer_command()
+    options = {name for param in command.params for name in param.opts}
+    assert {"--plan", "--config", "--state", "--catalog"} <= options
+    assert command.callback == TapLinkedInConnections.invoke, _missing(Tap, "get_singer_command")
+    invoke = inspect.signature(Tap.invoke).parameters
+    for name in ("about", "about_format", "config", "state", "catalog"):
+        assert invoke[name].kind is inspect.Parameter.KEYWORD_ONLY, _missing(Tap, f"invoke({name})")
