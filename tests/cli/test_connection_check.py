@@ -65,7 +65,11 @@ def test_test_schema_still_prints_the_schema_without_a_request(
     sandbox = make_sandbox(connections=10)
     run = run_tap(tap_config(sandbox.url), tmp_path, extra_args=["--test=schema"])
     assert run.returncode == 0, run.stderr
-    assert [m["stream"] for m in run.of_type("SCHEMA")] == ["connections"]
+    assert [m["stream"] for m in run.of_type("SCHEMA")] == [
+        "connections",
+        "profiles",
+        "job_changes",
+    ]
     assert sum(sandbox.stats()["requests"].values()) == 0
 
 
