@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import typing as t
 from contextlib import closing
+from datetime import datetime, timezone
 from urllib.parse import quote
 
 from tap_linkedin_connections import passes
@@ -76,6 +77,17 @@ def to_record(
     return record
 
 
+def pass_started_at(current: passes.PassState) -> str:
+    """When the pass started (ISO 8601), set now if its STATE does not say (a new pass,
+    or one begun by a release before the network history)."""
+    started = current.get("started_at")
+    try:
+        datetime.fromisoformat(started)  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # missing, or edited by hand
+        started = current["started_at"] = datetime.now(timezone.utc).isoformat()
+    return str(started)
+
+
 def identity_of(account: Account) -> passes.Identity:
     """Which list the account's passes read."""
     return {
@@ -119,6 +131,10 @@ class AccountPass:
         self.proved = False
         #: Why no ACTIVATE_VERSION follows from this account's run, unless ``proved``.
         self.outcome = "ACTIVATE_VERSION not sent: the pass is not finished"
+        #: When the pass under way started (its id in the network history); set by read.
+        self.started_at = ""
+        #: Whether this run ended an incremental pass on connections of the last pass.
+        self.reached_known = False
 
     def why_full(self) -> str:
         """Why this account's next pass must be a full one; "" when it may be incremental."""
@@ -130,6 +146,7 @@ class AccountPass:
         self.table = table
         config = self.config
         current = self._start_or_resume_pass(identity_of(self.account))
+        self.started_at = pass_started_at(current)
         client = OutXClient.from_config(
             config, user_agent=self.user_agent, logger=self.logger, settings=self.account.settings
         )
@@ -339,6 +356,7 @@ class AccountPass:
                 max_deleted_fraction=float(self.config.get("max_deleted_fraction", 0.1)),
             )
         self.proved = current["kind"] == "full" and not refusal
+        self.reached_known = stopped_at_known
         total = emitted + (last_total or 0) if stopped_at_known else emitted
         finished: passes.Bookmark = {
             "identity": current["identity"],

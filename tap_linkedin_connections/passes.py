@@ -72,6 +72,7 @@ class PassState(_PassKeys, total=False):
     bridges: int
     lost: str
     reached_known: bool
+    started_at: str  # when the pass started (ISO 8601): its id in the network history
 
 
 class Bookmark(t.TypedDict, total=False):

@@ -7,6 +7,7 @@ import sys
 import typing as t
 
 import click
+from singer_sdk import Stream
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, MappingError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
@@ -17,9 +18,10 @@ from tap_linkedin_connections.accounts.threads import Accounts, AccountsFailed
 from tap_linkedin_connections.connections.stream import ConnectionsStream
 from tap_linkedin_connections.engine.ledger import LedgerError
 from tap_linkedin_connections.history.export import ExportError
+from tap_linkedin_connections.history.stream import ConnectionEventsStream
 from tap_linkedin_connections.outx.client import TAP_SETTINGS, OutXClient, OutXError, SettingNames
 from tap_linkedin_connections.redaction import api_keys, redact_from_logs
-from tap_linkedin_connections.sdk import SdkTap, StoppedBySignal
+from tap_linkedin_connections.sdk import SdkStream, SdkTap, StoppedBySignal
 from tap_linkedin_connections.settings import CONFIG_SCHEMA
 from tap_linkedin_connections.validation import (
     argument_problems,
@@ -80,9 +82,16 @@ class TapLinkedInConnections(SdkTap):
             )
 
     @override
-    def discover_streams(self) -> list[ConnectionsStream]:
-        """The tap's one stream."""
-        return [ConnectionsStream(tap=self)]
+    def discover_streams(self) -> list[SdkStream]:
+        """The connections, then the events found while reading them."""
+        return [ConnectionsStream(tap=self), ConnectionEventsStream(tap=self)]
+
+    @override
+    def load_streams(self) -> list[Stream]:
+        """The streams in discovery order: the SDK sorts them by name, which would sync
+        connection_events before connections, whose pages find the events."""
+        order = [ConnectionsStream.name, ConnectionEventsStream.name]
+        return sorted(super().load_streams(), key=lambda stream: order.index(stream.name))
 
     @classmethod
     @override

@@ -9,7 +9,8 @@ STATE, under ``bookmarks.<stream>``:
   ``accounts.<name>``.
 
 A stream built on it declares its schema, its account state keys and how that state is
-checked, and one hook: ``reader``, which reads one account (see AccountReader).
+checked, and one hook: ``reader``, which reads one account (see AccountReader); and may
+follow each account's records and end on this thread (``on_records``, ``on_finished``).
 """
 
 from __future__ import annotations
@@ -83,6 +84,16 @@ class AccountsStream(SdkStream):
         reads, and calling ``checkpoint`` whenever that must reach STATE."""
         raise NotImplementedError
 
+    def on_records(self, account: str, records: list[Record]) -> t.Iterable[Record]:
+        """A hook: an account's page of records on their way out (on this thread, in
+        order, before the STATE that counts them); the records to emit."""
+        return records
+
+    def on_finished(self, account: str) -> t.Iterable[Record]:
+        """A hook: an account's run ended without failure (its reader is done); any
+        records to emit then."""
+        return ()
+
     @property
     def accounts(self) -> Accounts:
         return Accounts.from_config(self.config)
@@ -116,7 +127,7 @@ class AccountsStream(SdkStream):
         failures: dict[str, Exception] = {}
         for message in side_by_side(outbox, work):
             if isinstance(message, Records):
-                yield from message.records
+                yield from self.on_records(message.account, message.records)
             elif isinstance(message, Checkpoint):
                 _adopt(slots[message.account], message.state, self.account_state_keys)
                 # The SDK writes STATE only after RECORDs; a task id must reach STATE as
@@ -125,6 +136,9 @@ class AccountsStream(SdkStream):
                 self.write_state_now()
             elif message.failure is not None:
                 failures[message.account] = message.failure
+            else:
+                # Before ACTIVATE_VERSION (below): rows sent now carry the version.
+                yield from self.on_finished(message.account)
         self._activate_and_summarise(table, readers, slots)
         self._raise_failures(accounts, failures)
 

@@ -2,6 +2,8 @@
 
 Its records gain what the member's LinkedIn export and OutX's unknown keys give (see
 history/enrich.py); each account with an export says in one line per run what matched.
+They pass through the network history (history/recorder.py), which gives them their
+history columns, and ends each account's pass in it.
 
 How the accounts are read side by side, and STATE's layout, are the base stream's
 (accounts/stream.py); one account's pass is account_pass.py's.
@@ -19,6 +21,7 @@ from tap_linkedin_connections.account_pass import ACCOUNT_STATE_KEYS, AccountPas
 from tap_linkedin_connections.accounts.stream import AccountsStream
 from tap_linkedin_connections.history.drift import UnknownKeys
 from tap_linkedin_connections.history.enrich import RecordEnricher, enricher_for
+from tap_linkedin_connections.history.recorder import HistoryRecorder
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -108,6 +111,38 @@ class ConnectionsStream(AccountsStream):
                 "null when none. Their names are logged once per run."
             ),
         ),
+        th.Property(
+            "first_seen_at",
+            th.DateTimeType,
+            description=(
+                "When the tap first read this connection (UTC). For one already there at "
+                "the account's first complete pass: the day it was made (connected_on, "
+                "00:00 UTC) when known. Null with task_ledger none."
+            ),
+        ),
+        th.Property(
+            "last_seen_at",
+            th.DateTimeType,
+            description=(
+                "When the tap last read this connection (UTC): advances when a pass reads "
+                "the row again (full passes read every row; incremental runs only new ones)."
+            ),
+        ),
+        th.Property(
+            "is_connected",
+            th.BooleanType,
+            description=(
+                "False once a pass that proved itself complete no longer found the "
+                "connection (sent so with removed_connections mark); true otherwise."
+            ),
+        ),
+        th.Property(
+            "removed_at",
+            th.DateTimeType,
+            description=(
+                "When a proven pass found the connection gone (UTC); null while connected."
+            ),
+        ),
     ).to_dict()
 
     account_state_keys = ACCOUNT_STATE_KEYS
@@ -118,15 +153,22 @@ class ConnectionsStream(AccountsStream):
         self._unknown_keys = UnknownKeys(self.logger)
         #: What each account's records gain (its LinkedIn export), by account name.
         self._enrichers: dict[str, RecordEnricher] = {}
+        #: The run's network history (history/recorder.py), made by get_records.
+        self._history: HistoryRecorder
 
     @override
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        """The base stream's records; then each account's one line about its export."""
+        """The base stream's records, through the network history; then each account's
+        one line about its export."""
         self._unknown_keys = UnknownKeys(self.logger)
         self._enrichers = {}
+        # Opened before any request: a memory that cannot be opened fails the run before
+        # it spends a LinkedIn action, as the task ledger does.
+        self._history = HistoryRecorder.from_config(self.config, self.logger)
         try:
             yield from super().get_records(context)
         finally:
+            self._history.close()
             for account in self.accounts:
                 enricher = self._enrichers.get(account.name)
                 if enricher is not None and enricher.export is not None:
@@ -139,7 +181,7 @@ class ConnectionsStream(AccountsStream):
         """The account's pass over its connections, its export read (before any request)."""
         enricher = enricher_for(account.config, self._unknown_keys)
         self._enrichers[account.name] = enricher
-        return AccountPass(
+        reader = AccountPass(
             account,
             state,
             checkpoint=checkpoint,
@@ -147,3 +189,17 @@ class ConnectionsStream(AccountsStream):
             user_agent=self.user_agent,
             enricher=enricher,
         )
+        self._history.track(account, reader, state, self.log_for(account))
+        return reader
+
+    @override
+    def on_records(
+        self, account: str, records: list[dict[str, t.Any]]
+    ) -> t.Iterable[dict[str, t.Any]]:
+        """A page's records, remembered, with their history columns."""
+        return self._history.on_records(account, records)
+
+    @override
+    def on_finished(self, account: str) -> t.Iterable[dict[str, t.Any]]:
+        """The account's pass's end in the history; rows of removed connections (mark)."""
+        return self._history.on_finished(account)

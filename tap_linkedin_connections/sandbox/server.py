@@ -282,8 +282,9 @@ class Sandbox:
         self._activated_at = 0.0
         self._tasks: dict[str, Task] = {}
         self._queue: deque[Task] = deque()
-        # Changes to the list due once so many tasks exist: (tasks, add, positions).
-        self._scheduled: list[tuple[int, int, list[int]]] = []
+        # Changes to the list due once so many tasks exist:
+        # (tasks, add, positions to remove, URNs to connect again).
+        self._scheduled: list[tuple[int, int, list[int], list[str]]] = []
         self._reset_counters()
         self._server: _Server | None = None
         self._threads: list[threading.Thread] = []
@@ -357,23 +358,41 @@ class Sandbox:
         with self._cond:
             return [dict(c) for c in self._book.remove(entity_urns, positions)]
 
+    def reconnect_connections(self, entity_urns: list[str]) -> list[Connection]:
+        """Connect again with people removed earlier (or still connected: removed and
+        re-added at once), in the order given: each goes to the top of the newest-first
+        list as itself (same URN, slug, headline). Returns them newest first."""
+        if not isinstance(entity_urns, list) or not all(isinstance(u, str) for u in entity_urns):
+            raise ValueError("entity_urns must be a list of URNs")
+        with self._cond:
+            return [dict(c) for c in self._book.reconnect(entity_urns)]
+
     def schedule_change(
-        self, after_tasks: int, *, add: int = 0, remove_positions: list[int] | None = None
+        self,
+        after_tasks: int,
+        *,
+        add: int = 0,
+        remove_positions: list[int] | None = None,
+        reconnect: list[str] | None = None,
     ) -> None:
         """Change the list once the `after_tasks`-th task (counted since start) is
         created, as a user connecting or removing people during a sync would: remove
-        by newest-first position (positions past the end are ignored), then add."""
+        by newest-first position (positions past the end are ignored), then connect
+        again with the `reconnect` URNs, then add."""
         if not isinstance(after_tasks, int) or after_tasks < 1:
             raise ValueError("after_tasks must be a whole number of at least 1")
         with self._cond:
-            self._scheduled.append((after_tasks, add, list(remove_positions or [])))
+            self._scheduled.append(
+                (after_tasks, add, list(remove_positions or []), list(reconnect or []))
+            )
 
     def _apply_scheduled(self) -> None:
         """Apply the changes due now; call with the lock held."""
         due = [c for c in self._scheduled if c[0] <= len(self._tasks)]
         self._scheduled = [c for c in self._scheduled if c[0] > len(self._tasks)]
-        for _, add, positions in due:
+        for _, add, positions, reconnect in due:
             self._book.remove(positions=[p for p in positions if p < len(self._book)])
+            self._book.reconnect(reconnect)
             self._book.add(add)
 
     def configure(self, **changes: Any) -> None:
@@ -656,6 +675,7 @@ ROUTES = {
     "/_sandbox/connections": ("GET", "control", "_handle_list_connections"),
     "/_sandbox/connections/add": ("POST", "control", "_handle_add"),
     "/_sandbox/connections/remove": ("POST", "control", "_handle_remove"),
+    "/_sandbox/connections/reconnect": ("POST", "control", "_handle_reconnect"),
     "/_sandbox/configure": ("POST", "control", "_handle_configure"),
     "/_sandbox/forget": ("POST", "control", "_handle_forget"),
     "/_sandbox/reset-stats": ("POST", "control", "_handle_reset_stats"),
@@ -817,6 +837,13 @@ class _Handler(ProfileHandlers, BaseHTTPRequestHandler):
                 raise BadRequest(f"'{name}' must be a list")
         removed = self.server.sandbox.remove_connections(entity_urns, positions)
         return 200, {"connections": removed, "total": len(removed)}
+
+    def _handle_reconnect(self) -> Answer:
+        entity_urns = self._control_body().get("entity_urns")
+        if not isinstance(entity_urns, list):
+            raise BadRequest("'entity_urns' must be a list")
+        back = self.server.sandbox.reconnect_connections(entity_urns)
+        return 200, {"connections": back, "total": len(back)}
 
     def _handle_configure(self) -> Answer:
         self.server.sandbox.configure(**self._control_body())

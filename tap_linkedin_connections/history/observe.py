@@ -1,0 +1,293 @@
+"""Where a pass's connections stand in the list, and what changed: pure decisions.
+
+The memory (memory.py) asks these with what it holds and what a page brought, and
+writes down what they return; events.py decides each event from one remembered row.
+
+**Ranks.** Each remembered connection has a rank: a number that is larger for a
+connection made later (only compared, never shown). The newest-first list
+(``RECENTLY_ADDED``) never reorders connections by itself, so a known connection that
+sits above one with a larger rank was removed and added again: it *rose* (a
+re-connection). Ranks are given as a pass reads the list from the top:
+
+- each pass owns a window of ranks above every rank given before (``base``: the list's
+  top rank + ``PASS_WINDOW``); the connection at the pass's position *p* may get
+  ``base - p * STEP``;
+- a known connection keeps its rank, and waits (``Pending.KNOWN``): if a connection
+  further down the list proves newer, it rose, and takes ``base - p * STEP``;
+- a connection new to the memory (or back after a proven removal) is ranked just below
+  the one read before it (``Pending.PROVISIONAL``), never above it: found deep in the
+  list (a keyword list it just entered, say), it must not make the connections above
+  it look risen. Found at the top, above the old list, it is proven newer than it and
+  takes ``base - p * STEP`` like a risen one (without an event of its own).
+
+Orders other than ``RECENTLY_ADDED`` (relevance) say nothing about age: their passes
+rank nothing and find no risen connection.
+"""
+
+from __future__ import annotations
+
+import enum
+import typing as t
+from dataclasses import dataclass
+
+from tap_linkedin_connections.history.events import (
+    Change,
+    ConnectionEvent,
+    Remembered,
+    on_missing,
+    on_seen,
+    risen_above_newer,
+)
+
+#: The gap between the ranks of two neighbours read by one pass: room for connections
+#: ranked later between them (each just below the one above it).
+STEP = 1000
+#: Positions one pass ranks apart: far more than LinkedIn's 30,000-connection cap.
+MAX_POSITIONS = 1_000_000
+#: The ranks a pass owns above every rank given before: its ``base`` is the list's
+#: top rank + this. 64-bit ranks leave room for billions of passes.
+PASS_WINDOW = STEP * MAX_POSITIONS
+
+
+class Pending(enum.Enum):
+    """Why a connection read by a pass waits for what is read below it."""
+
+    #: Known from earlier passes, with its old rank: it rose if a newer one is below.
+    KNOWN = "known"
+    #: New to the memory (or back after a removal), ranked for now below the one above.
+    PROVISIONAL = "provisional"
+
+
+@dataclass(frozen=True)
+class Known:
+    """A remembered connection, as these decisions need it."""
+
+    headline: str | None
+    removed: bool  # a proven pass found it gone, and none has seen it since
+    rank: int | None  # None: never ranked (first read in another order)
+    seen_pass: str | None  # the last pass that read it
+
+
+@dataclass
+class Progress:
+    """Where a pass is in the list (kept in the memory, across runs)."""
+
+    pass_id: str
+    base: int  # the top of the pass's window of ranks
+    position: int = 0  # connections the pass has placed so far
+    prev_rank: int | None = None  # the rank of the last one it placed
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A connection as a page read it."""
+
+    entity_urn: str
+    headline: str | None
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A connection of a page, placed: what the memory writes for it now."""
+
+    entity_urn: str
+    headline: str | None  # as the page read it
+    position: int
+    rank: int | None
+    pending: Pending | None
+    new: bool  # the memory did not hold it
+    changes: tuple[Change, ...]
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A connection placed earlier in the pass that still waits (see Pending)."""
+
+    entity_urn: str
+    rank: int
+    position: int
+    pending: Pending
+    headline: str | None
+
+
+@dataclass(frozen=True)
+class Rise:
+    """A waiting connection proved newer than it was ranked: its new rank, its event."""
+
+    entity_urn: str
+    rank: int
+    change: Change | None
+
+
+def pass_base(top_rank: int) -> int:
+    """The top of a new pass's window: above every rank the list has given."""
+    return top_rank + PASS_WINDOW
+
+
+def place_page(
+    progress: Progress,
+    remembered: t.Mapping[str, Known],
+    seen: t.Sequence[Seen],
+    *,
+    ranked: bool,
+    baseline_set: bool,
+) -> list[Placed]:
+    """Place a page's connections, newest first, and decide their events; advances
+    ``progress``.
+
+    A connection this pass placed already (a page read again after a kill) is left
+    out: its events were decided then. ``ranked``: the list is newest first;
+    ``baseline_set``: a complete pass of the list proved itself before.
+    """
+    placed: list[Placed] = []
+    done: set[str] = set()
+    for connection in seen:
+        urn = connection.entity_urn
+        known = remembered.get(urn)
+        if urn in done or (known is not None and known.seen_pass == progress.pass_id):
+            continue
+        done.add(urn)
+        position = progress.position
+        progress.position += 1
+        memory = Remembered(known.headline, known.removed, known.rank) if known else None
+        changes = on_seen(memory, connection.headline, baseline_set=baseline_set)
+        rank, pending = _rank(progress, known, position, ranked=ranked)
+        placed.append(
+            Placed(urn, connection.headline, position, rank, pending, known is None, changes)
+        )
+    return placed
+
+
+def _rank(
+    progress: Progress, known: Known | None, position: int, *, ranked: bool
+) -> tuple[int | None, Pending | None]:
+    if not ranked:
+        return (known.rank if known is not None else None), None
+    if known is not None and not known.removed and known.rank is not None:
+        rank, pending = known.rank, Pending.KNOWN
+    else:
+        rank, pending = provisional_rank(progress, position), Pending.PROVISIONAL
+    progress.prev_rank = rank
+    return rank, pending
+
+
+def provisional_rank(progress: Progress, position: int) -> int:
+    """The rank of a connection new to the memory: its place in the pass's window, but
+    never above the connection read just before it."""
+    top = top_rank_at(progress, position)
+    return top if progress.prev_rank is None else min(top, progress.prev_rank - 1)
+
+
+def top_rank_at(progress: Progress, position: int) -> int:
+    """The rank a connection at this position of the pass takes once proven newer."""
+    return progress.base - min(position, MAX_POSITIONS - 1) * STEP
+
+
+def highest_rank(placed: t.Iterable[Placed]) -> int | None:
+    """The largest rank among a page's waiting connections; None if none waits."""
+    return max((p.rank for p in placed if p.pending and p.rank is not None), default=None)
+
+
+def risen(
+    progress: Progress,
+    placed: t.Sequence[Placed],
+    earlier: t.Iterable[Waiting],
+    *,
+    baseline_set: bool,
+) -> list[Rise]:
+    """The waiting connections a page proves risen: any placed earlier in the pass with
+    a rank below the page's highest (``earlier`` need hold only those), and any of the
+    page with a newer one below it in the page."""
+    ranks = [p.rank if p.pending else None for p in placed]
+    page_top = max((r for r in ranks if r is not None), default=None)
+    rises = [
+        _rise(progress, w.entity_urn, w.position, w.pending, w.headline, baseline_set)
+        for w in earlier
+        if page_top is not None and w.rank < page_top
+    ]
+    for item, rose in zip(placed, risen_above_newer(ranks), strict=True):
+        if rose and item.pending is not None:
+            rises.append(
+                _rise(
+                    progress,
+                    item.entity_urn,
+                    item.position,
+                    item.pending,
+                    item.headline,
+                    baseline_set,
+                )
+            )
+    return rises
+
+
+def risen_above(
+    progress: Progress, waiting: t.Iterable[Waiting], anchor_rank: int, *, baseline_set: bool
+) -> list[Rise]:
+    """An incremental run ended on the old list, whose newest connection (still
+    there) has ``anchor_rank``: every waiting connection ranked below it sat above it,
+    so rose. (The run read only what was above the old list.)"""
+    return [
+        _rise(progress, w.entity_urn, w.position, w.pending, w.headline, baseline_set)
+        for w in waiting
+        if w.rank < anchor_rank
+    ]
+
+
+def _rise(
+    progress: Progress,
+    urn: str,
+    position: int,
+    pending: Pending,
+    headline: str | None,
+    baseline_set: bool,
+) -> Rise:
+    # Only a known connection's rise is an event: a new one's is its `added`, one back
+    # after a proven removal got its `reconnected` when it was read.
+    change = (
+        Change(ConnectionEvent.RECONNECTED, current=headline)
+        if pending is Pending.KNOWN and baseline_set
+        else None
+    )
+    return Rise(urn, top_rank_at(progress, position), change)
+
+
+# Ending a pass
+
+
+def was_seen(
+    seen_pass: str | None, last_seen_at: float, *, pass_id: str, started_at: float
+) -> bool:
+    """Whether a proven pass counts a remembered connection as still there.
+
+    Read by this pass, or by any pass since this one started (another pipeline on the
+    same account, an incremental run between two runs of this pass): either is enough,
+    so neither a memory shared by two pipelines nor a clock set back makes a removal
+    of a connection that is there.
+    """
+    return seen_pass == pass_id or last_seen_at >= started_at
+
+
+def removal(known: Known, *, baseline_set: bool) -> Change | None:
+    """The event of a proven pass ending without a remembered connection: none before
+    the baseline (the pass that sets it emits nothing) or for one removed already."""
+    changes = on_missing(
+        Remembered(known.headline, known.removed, known.rank), proven_complete=True
+    )
+    return changes[0] if changes and baseline_set else None
+
+
+# The history columns of a row
+
+
+def in_baseline(first_seen_at: float, baseline_at: float | None) -> bool:
+    """Whether a connection was there by the end of the list's first proven pass."""
+    return baseline_at is None or first_seen_at <= baseline_at
+
+
+def first_seen(first_seen_at: float, connected_on_at: float | None, *, baseline: bool) -> float:
+    """A row's ``first_seen_at``: when the tap first read the connection, or for one
+    there at the baseline, the day it was made (``connected_on``, its midnight in UTC)
+    when known and earlier: the first pass only tells when the tap was installed."""
+    if baseline and connected_on_at is not None:
+        return min(first_seen_at, connected_on_at)
+    return first_seen_at
