@@ -7,7 +7,6 @@ import sys
 import typing as t
 
 import click
-from singer_sdk import Stream
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, MappingError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
@@ -59,6 +58,8 @@ class TapLinkedInConnections(SdkTap):
     ]
 
     config_jsonschema = CONFIG_SCHEMA
+    # connection_events after connections, whose pages find the events.
+    sync_order = (ConnectionsStream.name, ConnectionEventsStream.name)
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         """Build the tap; from here on no log line can carry the API key."""
@@ -85,13 +86,6 @@ class TapLinkedInConnections(SdkTap):
     def discover_streams(self) -> list[SdkStream]:
         """The connections, then the events found while reading them."""
         return [ConnectionsStream(tap=self), ConnectionEventsStream(tap=self)]
-
-    @override
-    def load_streams(self) -> list[Stream]:
-        """The streams in discovery order: the SDK sorts them by name, which would sync
-        connection_events before connections, whose pages find the events."""
-        order = [ConnectionsStream.name, ConnectionEventsStream.name]
-        return sorted(super().load_streams(), key=lambda stream: order.index(stream.name))
 
     @classmethod
     @override

@@ -15,7 +15,15 @@ import typing as t
 import pytest
 
 from tap_linkedin_connections.sandbox import Sandbox
-from tests.helpers import FAST_SETTINGS, TapRun, bookmark, expected_records, run_tap
+from tests.helpers import (
+    FAST_SETTINGS,
+    TapRun,
+    bookmark,
+    connected,
+    expected_records,
+    read_fields,
+    run_tap,
+)
 from tests.scripted_server import Answer, ScriptedServer
 
 KEYS = {
@@ -49,7 +57,8 @@ def newest_first(sandbox: Sandbox) -> list[dict[str, t.Any]]:
 
 
 def records_of(run: TapRun, account: str) -> list[dict[str, t.Any]]:
-    return [r for r in run.records if r["account"] == account]
+    """The account's rows of connections still there, without their history columns."""
+    return read_fields(connected(r for r in run.records if r["account"] == account))
 
 
 def summary_lines(run: TapRun) -> list[str]:
