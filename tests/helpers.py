@@ -199,7 +199,7 @@ def run_tap_in_process(
         with contextlib.redirect_stdout(stdout):
             try:
                 tap = TapLinkedInConnections(
-                    config=config, state=_state_file(state, tmp_path), parse_env_config=False
+                    config=config, state=_loaded_state(state), parse_env_config=False
                 )
                 tap.sync_all()
             except USER_ERRORS as exc:
@@ -213,13 +213,14 @@ def run_tap_in_process(
     return TapRun(returncode, stdout.read(), stderr.getvalue())
 
 
-def _state_file(state: dict[str, t.Any] | None, tmp_path: Path) -> str | None:
-    """A STATE as a file, so the tap loads it as the CLI does (numbers as Decimal)."""
+def _loaded_state(state: dict[str, t.Any] | None) -> dict[str, t.Any] | None:
+    """A STATE as the CLI loads its --state file (numbers as Decimal): the SDK's own
+    reader, as its ``cli`` calls it (passing a file path is deprecated in 0.54)."""
     if state is None:
         return None
-    path = tmp_path / "state.json"
-    path.write_text(json.dumps(state))
-    return str(path)
+    from singer_sdk.helpers._util import load_json  # the CLI's reader of --state
+
+    return t.cast("dict[str, t.Any]", load_json(json.dumps(state)))
 
 
 def bookmark(state: dict[str, t.Any] | None) -> dict[str, t.Any]:
