@@ -27,12 +27,8 @@ from datetime import datetime
 
 from tap_linkedin_connections.clock import REAL_CLOCK, Clock
 from tap_linkedin_connections.engine.ledger import account_fingerprint, ledger_url
-from tap_linkedin_connections.history.memory import (
-    ListMemory,
-    PassRef,
-    Record,
-    history_fields,
-)
+from tap_linkedin_connections.history.columns import Record, history_fields
+from tap_linkedin_connections.history.memory import ListMemory, PassRef
 from tap_linkedin_connections.history.store import HistoryStore
 
 if t.TYPE_CHECKING:

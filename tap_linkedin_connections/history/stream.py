@@ -19,8 +19,8 @@ from typing_extensions import override
 
 from tap_linkedin_connections.accounts.threads import Accounts
 from tap_linkedin_connections.engine.ledger import account_fingerprint, ledger_url
+from tap_linkedin_connections.history.columns import timestamp
 from tap_linkedin_connections.history.events import ConnectionEvent
-from tap_linkedin_connections.history.memory import timestamp
 from tap_linkedin_connections.history.store import HistoryStore, events, lists
 from tap_linkedin_connections.sdk import SdkStream
 
