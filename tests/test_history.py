@@ -158,7 +158,11 @@ def test_a_scripted_history_gives_each_event_once(make_sandbox, tmp_path):
     # after it (its bookmark was lost with its STATE), under the same ids.
     assert pipe.stored_events() == sum(expected.values()) == len(pipe.loaded)
     assert pipe.sent >= len(pipe.loaded)
-    print(f"events expected {sum(expected.values())}, loaded {len(pipe.loaded)}, sent {pipe.sent}")
+    print(
+        f"events expected {sum(expected.values())}, stored {pipe.stored_events()}, loaded "
+        f"{len(pipe.loaded)}, sent {pipe.sent}; the full pass: {len(runs) + 1} runs, the "
+        f"killed one sent {len(killed.events)}"
+    )
     by_kind = collections.Counter(event for event, _ in expected)
     assert by_kind == {"added": 3, "reconnected": 3, "removed": 2, "headline_changed": 1}
 
