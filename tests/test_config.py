@@ -145,8 +145,8 @@ def test_discovery_needs_no_valid_config_and_makes_no_request(tmp_path):
         run = run_tap({"api_url": server.url}, tmp_path, extra_args=["--discover"])
     assert run.returncode == 0, run.stderr
     catalog = json.loads(run.stdout)
-    (stream,) = catalog["streams"]
-    assert stream["tap_stream_id"] == "connections"
+    # In the order they sync: the events are found while the connections are read.
+    assert [s["tap_stream_id"] for s in catalog["streams"]] == ["connections", "connection_events"]
     assert server.received == []
 
 
