@@ -364,3 +364,22 @@ def test_a_killed_cli_run_mid_pass_doubles_no_event(make_sandbox, tmp_path):
             "SELECT count(*) FROM tap_linkedin_connections_history_events"
         ).fetchone()[0]
     assert after == 4
+
+
+def test_a_pass_that_bridges_a_gap_finds_no_false_reconnection(make_sandbox, tmp_path):
+    """Removals above the page being read shift the list by more than the overlap: the
+    pass reads the page beyond the gap, then a bridge page above it. Read out of order,
+    the bridge's older-looking connections must not make the ones beyond look risen."""
+    sandbox = make_sandbox(connections=600, seed=71)
+    pipe = Pipeline(sandbox, tmp_path)
+    pipe.run()
+    removed = set(urns_of(sandbox.connections()[:6]))
+    sandbox.schedule_change(sandbox.stats()["tasks_created"] + 4, remove_positions=list(range(6)))
+    bridged = pipe.run(full_refresh=True)
+    assert "does not join the one before" in bridged.stderr
+    assert bridged.of_type("ACTIVATE_VERSION")
+    # The six were read before they went: this pass saw them; the next one finds them gone.
+    assert pipe.events() == {}
+    after = pipe.run(full_refresh=True)
+    assert pipe.events() == {("removed", urn): 1 for urn in removed}
+    assert marked(after) == removed

@@ -46,6 +46,21 @@ def test_provisional_rank(prev_rank: int | None, position: int, expected: int) -
     assert provisional_rank(progress, position) == expected
 
 
+@pytest.mark.parametrize(
+    ("prev_rank", "below", "expected"),
+    [
+        (500, 300, 499),  # between the one above and the one below: just below the above
+        (200, 300, 301),  # the one above is older than the one below (read out of order)
+        (None, BASE, BASE + 1),  # never under a ranked one below it on its page
+    ],
+)
+def test_provisional_rank_stays_above_the_one_below(
+    prev_rank: int | None, below: int, expected: int
+) -> None:
+    progress = Progress("p", BASE, prev_rank=prev_rank)
+    assert provisional_rank(progress, 0, below=below) == expected
+
+
 def test_a_pass_window_is_above_every_rank_given() -> None:
     assert pass_base(BASE) == BASE + PASS_WINDOW > BASE
 

@@ -132,6 +132,27 @@ SCENARIOS: dict[str, list[Pass]] = {
         Pass([["n"]], "reached", [("added", "n")]),
         Pass([["c", "d", "e", "f"]], "proven", pass_id="P"),
     ],
+    "the top read again at a pass's end, a new one there: no rise later": [
+        baseline(),
+        Pass([BASE, ["n", "a", "b"]], "proven", [("added", "n")]),
+        Pass([["n", *BASE]], "proven"),
+        Pass([["m", "n", *BASE]], "proven", [("added", "m")]),
+    ],
+    "a bridge page read after the page beyond a gap: no rise": [
+        Pass([list("abcdefghij")], "proven"),
+        # The pass reads a-c, then (the list shifted) h-j beyond a gap, then the bridge
+        # d-g: older than a-c, newer than h-j, read last.
+        Pass([["a", "b", "c"], ["h", "i", "j"], ["c", "d", "e", "f", "g", "h"]], "proven"),
+        Pass([["k", *"abcdefghij"]], "proven", [("added", "k")]),
+    ],
+    "a bridge page after re-connections at the top": [
+        Pass([list("abcdefghij")], "proven"),
+        Pass(
+            [["e", "a", "b"], ["h", "i", "j"], ["b", "c", "d", "f", "g", "h"]],
+            "proven",
+            [("reconnected", "e")],
+        ),
+    ],
     "relevance order: no rise": [
         Pass([BASE], "proven", ranked=False),
         Pass([["f", "a", "d", "b", "c", "e"]], "proven", ranked=False),

@@ -17,8 +17,9 @@ re-connection). Ranks are given as a pass reads the list from the top:
 - a connection new to the memory (or back after a proven removal) is ranked just below
   the one read before it (``Pending.PROVISIONAL``), never above it: found deep in the
   list (a keyword list it just entered, say), it must not make the connections above
-  it look risen. Found at the top, above the old list, it is proven newer than it and
-  takes ``base - p * STEP`` like a risen one (without an event of its own).
+  it look risen; nor below a ranked one under it on the same page (a page read out of
+  order). Found at the top, above the old list, it is proven newer than it and takes
+  ``base - p * STEP`` like a risen one (without an event of its own).
 
 Orders other than ``RECENTLY_ADDED`` (relevance) say nothing about age: their passes
 rank nothing and find no risen connection.
@@ -76,6 +77,16 @@ class Progress:
     base: int  # the top of the pass's window of ranks
     position: int = 0  # connections the pass has placed so far
     prev_rank: int | None = None  # the rank of the last one it placed
+    #: The rank of the last one it placed, if that one was known (Pending.KNOWN).
+    last_known_rank: int | None = None
+    #: The old list has begun: two known connections followed each other in their old
+    #: order. From the next page on, a page's ranks prove nothing of the pages placed
+    #: before it, which may be *below* it: a pass reads a bridge page (a gap closed
+    #: after the page beyond it) or the top again after the end, out of order.
+    settled: bool = False
+    #: Whether the page being placed may prove earlier pages' connections risen (set by
+    #: place_page: the pass had not settled before it).
+    pops_earlier: bool = True
 
 
 @dataclass(frozen=True)
@@ -141,7 +152,9 @@ def place_page(
     """
     placed: list[Placed] = []
     done: set[str] = set()
-    for connection in seen:
+    below = _ranks_below(seen, remembered)
+    progress.pops_earlier = not progress.settled
+    for index, connection in enumerate(seen):
         urn = connection.entity_urn
         known = remembered.get(urn)
         if urn in done or (known is not None and known.seen_pass == progress.pass_id):
@@ -151,7 +164,7 @@ def place_page(
         progress.position += 1
         memory = Remembered(known.headline, known.removed, known.rank) if known else None
         changes = on_seen(memory, connection.headline, baseline_set=baseline_set)
-        rank, pending = _rank(progress, known, position, ranked=ranked)
+        rank, pending = _rank(progress, known, position, ranked=ranked, below=below[index])
         placed.append(
             Placed(urn, connection.headline, position, rank, pending, known is None, changes)
         )
@@ -159,23 +172,48 @@ def place_page(
 
 
 def _rank(
-    progress: Progress, known: Known | None, position: int, *, ranked: bool
+    progress: Progress, known: Known | None, position: int, *, ranked: bool, below: int | None
 ) -> tuple[int | None, Pending | None]:
     if not ranked:
         return (known.rank if known is not None else None), None
-    if known is not None and not known.removed and known.rank is not None:
-        rank, pending = known.rank, Pending.KNOWN
+    last_known = progress.last_known_rank
+    if _ranked(known):
+        rank, pending = t.cast("int", known.rank if known else None), Pending.KNOWN
+        progress.settled = progress.settled or (last_known is not None and rank < last_known)
+        progress.last_known_rank = rank
     else:
-        rank, pending = provisional_rank(progress, position), Pending.PROVISIONAL
+        rank, pending = provisional_rank(progress, position, below=below), Pending.PROVISIONAL
+        progress.last_known_rank = None
     progress.prev_rank = rank
     return rank, pending
 
 
-def provisional_rank(progress: Progress, position: int) -> int:
+def _ranked(known: Known | None) -> bool:
+    """Whether a remembered connection has a rank that still says where it stands."""
+    return known is not None and not known.removed and known.rank is not None
+
+
+def _ranks_below(seen: t.Sequence[Seen], remembered: t.Mapping[str, Known]) -> list[int | None]:
+    """For each connection of a page, the rank of the nearest ranked one below it on the
+    page (read by this pass before or not); None if there is none."""
+    below: list[int | None] = [None] * len(seen)
+    nearest: int | None = None
+    for index in range(len(seen) - 1, -1, -1):
+        below[index] = nearest
+        known = remembered.get(seen[index].entity_urn)
+        if _ranked(known):
+            nearest = t.cast("Known", known).rank
+    return below
+
+
+def provisional_rank(progress: Progress, position: int, *, below: int | None = None) -> int:
     """The rank of a connection new to the memory: its place in the pass's window, but
-    never above the connection read just before it."""
+    never above the connection read just before it; and never below a ranked one under
+    it on the same page (``below``): a page read out of order (the top of the list read
+    again at the end of a pass) ranks its new connections by what the page shows."""
     top = top_rank_at(progress, position)
-    return top if progress.prev_rank is None else min(top, progress.prev_rank - 1)
+    rank = top if progress.prev_rank is None else min(top, progress.prev_rank - 1)
+    return below + 1 if below is not None and rank <= below else rank
 
 
 def top_rank_at(progress: Progress, position: int) -> int:
@@ -195,15 +233,16 @@ def risen(
     *,
     baseline_set: bool,
 ) -> list[Rise]:
-    """The waiting connections a page proves risen: any placed earlier in the pass with
-    a rank below the page's highest (``earlier`` need hold only those), and any of the
-    page with a newer one below it in the page."""
+    """The waiting connections a page proves risen: any of the page with a newer one
+    below it in the page; and, while the pass has not settled (see Progress), any placed
+    earlier in the pass with a rank below the page's highest (``earlier`` need hold only
+    those)."""
     ranks = [p.rank if p.pending else None for p in placed]
     page_top = max((r for r in ranks if r is not None), default=None)
     rises = [
         _rise(progress, w.entity_urn, w.position, w.pending, w.headline, baseline_set)
         for w in earlier
-        if page_top is not None and w.rank < page_top
+        if progress.pops_earlier and page_top is not None and w.rank < page_top
     ]
     for item, rose in zip(placed, risen_above_newer(ranks), strict=True):
         if rose and item.pending is not None:

@@ -46,8 +46,14 @@ class ListRows:
             )
         ).one_or_none()
         if row is not None:
-            prev = None if row.prev_rank is None else int(row.prev_rank)
-            return observe.Progress(current.pass_id, int(row.base), int(row.position), prev)
+            return observe.Progress(
+                current.pass_id,
+                int(row.base),
+                int(row.position),
+                prev_rank=_whole_or_none(row.prev_rank),
+                last_known_rank=_whole_or_none(row.last_known_rank),
+                settled=bool(row.settled),
+            )
         progress = observe.Progress(current.pass_id, observe.pass_base(top_rank))
         self.conn.execute(
             passes.insert().values(
@@ -57,6 +63,8 @@ class ListRows:
                 base=progress.base,
                 position=0,
                 prev_rank=None,
+                last_known_rank=None,
+                settled=False,
             )
         )
         return progress
@@ -191,7 +199,12 @@ class ListRows:
         self.conn.execute(
             passes.update()
             .where(passes.c.list_id == self.list_id, passes.c.pass_id == progress.pass_id)
-            .values(position=progress.position, prev_rank=progress.prev_rank)
+            .values(
+                position=progress.position,
+                prev_rank=progress.prev_rank,
+                last_known_rank=progress.last_known_rank,
+                settled=progress.settled,
+            )
         )
         if ranks:
             self.conn.execute(
@@ -250,6 +263,10 @@ class ListRows:
 
     def facts(self, urns: t.Sequence[str], baseline_at: float | None) -> dict[str, RowFacts]:
         return {urn: facts_of(row, baseline_at) for urn, row in self.remembered(urns).items()}
+
+
+def _whole_or_none(value: t.Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def known_of(row: t.Any) -> observe.Known:

@@ -98,6 +98,8 @@ passes = sa.Table(
     sa.Column("base", sa.BigInteger, nullable=False),
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("prev_rank", sa.BigInteger),
+    sa.Column("last_known_rank", sa.BigInteger),
+    sa.Column("settled", sa.Boolean, nullable=False),
 )
 
 events = sa.Table(
