@@ -10,7 +10,8 @@ The account's part of STATE (see accounts/stream.py for where it sits):
   or ``incremental``), ``version``, ``page_size``, the task pipeline's ``next_offset`` and
   ``tasks`` in flight, the ``newest`` URNs emitted so far, and its continuity (see
   passes.py): ``tail``, ``ahead``/``ahead_offset``/``bridges`` while a gap is open,
-  ``lost`` once it cannot be proven whole. The next run resumes it.
+  ``lost`` once it cannot be proven whole; ``started_at``, its id in the network
+  history (history/recorder.py). The next run resumes it.
 - ``task_window``: when the account's tasks of the last day were created, for pacing,
   only when the task ledger is off (``task_ledger: none``); otherwise the ledger keeps
   them.

@@ -21,6 +21,12 @@ re-connection). Ranks are given as a pass reads the list from the top:
   order). Found at the top, above the old list, it is proven newer than it and takes
   ``base - p * STEP`` like a risen one (without an event of its own).
 
+A pass does not always read in list order: it reads a *bridge* page (closing a gap left
+by removals) after the page beyond the gap, and may read the top again at its end. So
+once the old list has begun (two known connections in their old order: everything
+re-added since the last pass is above), a page proves only its own connections risen,
+never those of earlier pages, which may lie below it.
+
 Orders other than ``RECENTLY_ADDED`` (relevance) say nothing about age: their passes
 rank nothing and find no risen connection.
 """
