@@ -291,13 +291,16 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         th.StringType,
         title="Task ledger",
         description=(
-            "Where every task created is recorded, per account, outside state: a "
+            "Where every task created is recorded, per account, outside state, beside "
+            "the memory of each account's list (the network history: when each "
+            "connection was first and last read, removals, events): a "
             "file path (SQLite) or a SQLAlchemy URL such as "
             "`postgresql+psycopg://user@host/db` (needs the `postgres` extra). "
             "Unset: `ledger.sqlite` in the user's state directory (on Linux "
             "`$XDG_STATE_HOME/tap-linkedin-connections/`). `none` turns it off: "
-            "pacing then counts only the runs sharing one state, and a run whose "
-            "state was lost creates its tasks again."
+            "pacing then counts only the runs sharing one state, a run whose "
+            "state was lost creates its tasks again, `first_seen_at` and `removed_at` "
+            "stay null and `connection_events` sends nothing."
         ),
     ),
     th.Property(
@@ -319,6 +322,23 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
             "Read the whole list even when state allows an incremental run. A full "
             "pass that completes ends with ACTIVATE_VERSION, so targets that honour "
             "it drop connections that no longer exist."
+        ),
+    ),
+    Setting(
+        "removed_connections",
+        th.StringType(allowed_values=["mark", "delete"]),
+        default="mark",
+        title="Removed connections",
+        description=(
+            "How a removal reaches the loader, once a full pass proved itself complete "
+            "and no longer found a connection. `mark`: every removed connection is sent "
+            "as a row with `is_connected` false and `removed_at`, which every loader "
+            "shows (target-duckdb, BigQuery, CSV and JSONL files ignore "
+            "ACTIVATE_VERSION); ACTIVATE_VERSION is sent too, and the marked rows "
+            "survive it. `delete`: only ACTIVATE_VERSION, so only loaders that honour "
+            "it drop the row (target-postgres, target-snowflake). `mark` needs the task "
+            "ledger, which remembers the list: with `task_ledger: none` it acts as "
+            "`delete`."
         ),
     ),
     th.Property(

@@ -14,17 +14,17 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
-from tap_linkedin_connections.accounts.stream import AccountsStream
 from tap_linkedin_connections.accounts.threads import Accounts, AccountsFailed
 from tap_linkedin_connections.connections.stream import ConnectionsStream
 from tap_linkedin_connections.engine.ledger import LedgerError, ledger_url
 from tap_linkedin_connections.history.export import ExportError
+from tap_linkedin_connections.history.stream import ConnectionEventsStream
 from tap_linkedin_connections.outx.client import TAP_SETTINGS, OutXClient, OutXError, SettingNames
 from tap_linkedin_connections.plan import plan_lines
 from tap_linkedin_connections.profiles.reader import NEEDS_LEDGER
 from tap_linkedin_connections.profiles.stream import JobChangesStream, ProfilesStream
 from tap_linkedin_connections.redaction import api_keys, redact_from_logs
-from tap_linkedin_connections.sdk import SdkTap, StoppedBySignal
+from tap_linkedin_connections.sdk import SdkStream, SdkTap, StoppedBySignal
 from tap_linkedin_connections.settings import CONFIG_SCHEMA
 from tap_linkedin_connections.validation import (
     argument_problems,
@@ -63,8 +63,14 @@ class TapLinkedInConnections(SdkTap):
 
     config_jsonschema = CONFIG_SCHEMA
     # The connections first: their pages come first in the account's budget, and the
-    # profiles choose from what they read; then the job changes those showed.
-    sync_order = (ConnectionsStream.name, ProfilesStream.name, JobChangesStream.name)
+    # events are found while reading them; the profiles choose from what they read; then
+    # the job changes those showed.
+    sync_order = (
+        ConnectionsStream.name,
+        ConnectionEventsStream.name,
+        ProfilesStream.name,
+        JobChangesStream.name,
+    )
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         """Build the tap; from here on no log line can carry the API key, and a selection
@@ -90,14 +96,15 @@ class TapLinkedInConnections(SdkTap):
         self.check_selection()
 
     @override
-    def discover_streams(self) -> list[AccountsStream]:
-        """The tap's streams, in the order they sync (see load_streams).
+    def discover_streams(self) -> list[SdkStream]:
+        """The tap's streams, in the order they sync (see ``sync_order``).
 
         ``profiles`` and ``job_changes`` are opt-in (not selected by default).
         """
         profiles = ProfilesStream(tap=self)
         return [
             ConnectionsStream(tap=self, listing_wanted=lambda: profiles.selected),
+            ConnectionEventsStream(tap=self),
             profiles,
             JobChangesStream(tap=self),
         ]

@@ -62,6 +62,28 @@ def expected_records(
     ]
 
 
+#: The stream of connection events (history/stream.py).
+EVENTS_STREAM = "connection_events"
+#: The columns a connection's row takes from the network history (history/memory.py).
+HISTORY_COLUMNS = ("first_seen_at", "last_seen_at", "is_connected", "removed_at")
+
+
+def read_fields(records: t.Iterable[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """Records without their history columns (times of the run), to compare with
+    :func:`expected_records`; each must be a connected one."""
+    kept = []
+    for record in records:
+        assert record["is_connected"] is True, record["entity_urn"]
+        kept.append({k: v for k, v in record.items() if k not in HISTORY_COLUMNS})
+    return kept
+
+
+def connected(records: t.Iterable[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """The records of connections still there: without the rows sent for removed ones
+    (``removed_connections: mark``)."""
+    return [r for r in records if r.get("is_connected") is not False]
+
+
 def tap_config(url: str, **overrides: t.Any) -> dict[str, t.Any]:
     """A config for the tap against a local server, fast by default."""
     return {"api_key": API_KEY, "api_url": url, **FAST_SETTINGS, **overrides}
@@ -76,12 +98,29 @@ class TapRun:
     stderr: str
 
     @property
-    def messages(self) -> list[dict[str, t.Any]]:
+    def all_messages(self) -> list[dict[str, t.Any]]:
+        """Every message, of every stream."""
         return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
 
     @property
+    def messages(self) -> list[dict[str, t.Any]]:
+        """The messages of the connections stream, and STATE (connection_events': see
+        ``events``)."""
+        return [m for m in self.all_messages if m.get("stream") != EVENTS_STREAM]
+
+    @property
     def records(self) -> list[dict[str, t.Any]]:
+        """The connections stream's records."""
         return [m["record"] for m in self.messages if m["type"] == "RECORD"]
+
+    @property
+    def events(self) -> list[dict[str, t.Any]]:
+        """The connection_events stream's records."""
+        return [
+            m["record"]
+            for m in self.all_messages
+            if m["type"] == "RECORD" and m["stream"] == EVENTS_STREAM
+        ]
 
     @property
     def states(self) -> list[dict[str, t.Any]]:
@@ -251,7 +290,8 @@ def accounts_config(sandboxes: dict[str, Sandbox], **overrides: t.Any) -> dict[s
 
 
 def records_of(run: TapRun, account: str) -> list[dict[str, t.Any]]:
-    return [r for r in run.records if r["account"] == account]
+    """The account's rows of connections still there, without their history columns."""
+    return read_fields(connected(r for r in run.records if r["account"] == account))
 
 
 def assert_no_key_anywhere(run: TapRun) -> None:

@@ -9,7 +9,8 @@ STATE, under ``bookmarks.<stream>``:
   ``accounts.<name>``.
 
 A stream built on it declares its schema, its account state keys and how that state is
-checked, and one hook: ``reader``, which reads one account (see AccountReader).
+checked, and one hook: ``reader``, which reads one account (see AccountReader); and may
+follow each account's records and end on this thread (``on_records``, ``on_finished``).
 """
 
 from __future__ import annotations
@@ -83,6 +84,16 @@ class AccountsStream(SdkStream):
         reads, and calling ``checkpoint`` whenever that must reach STATE."""
         raise NotImplementedError
 
+    def on_records(self, account: str, records: list[Record]) -> t.Iterable[Record]:
+        """A hook: an account's page of records on their way out (on this thread, in
+        order, before the STATE that counts them); the records to emit."""
+        return records
+
+    def on_finished(self, account: str) -> t.Iterable[Record]:
+        """A hook: an account's run ended without failure (its reader is done); any
+        records to emit then."""
+        return ()
+
     @property
     def accounts(self) -> Accounts:
         return Accounts.from_config(self.config)
@@ -117,12 +128,15 @@ class AccountsStream(SdkStream):
         unwritten = False  # a checkpoint was adopted but not yet written
         for message in side_by_side(outbox, work):
             if isinstance(message, Records):
-                yield from message.records
+                yield from self.on_records(message.account, message.records)
             elif isinstance(message, Checkpoint):
                 _adopt(slots[message.account], message.state, self.account_state_keys)
                 unwritten = True
             elif message.failure is not None:
                 failures[message.account] = message.failure
+            else:
+                # Before ACTIVATE_VERSION (below): rows sent now carry the version.
+                yield from self.on_finished(message.account)
             if unwritten and not outbox.waiting():
                 # The SDK writes STATE only after RECORDs; a task id must reach STATE as
                 # soon as the task exists, so STATE is written here directly. Each STATE

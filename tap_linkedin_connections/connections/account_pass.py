@@ -10,7 +10,8 @@ The account's part of STATE (see accounts/stream.py for where it sits):
   or ``incremental``), ``version``, ``page_size``, the task pipeline's ``next_offset`` and
   ``tasks`` in flight, the ``newest`` URNs emitted so far, and its continuity (see
   passes.py): ``tail``, ``ahead``/``ahead_offset``/``bridges`` while a gap is open,
-  ``lost`` once it cannot be proven whole. The next run resumes it.
+  ``lost`` once it cannot be proven whole; ``started_at``, its id in the network
+  history (history/recorder.py). The next run resumes it.
 - ``task_window``: when the account's tasks of the last day were created, for pacing,
   only when the task ledger is off (``task_ledger: none``); otherwise the ledger keeps
   them.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import typing as t
 from contextlib import closing
+from datetime import datetime, timezone
 
 from tap_linkedin_connections.accounts import versions
 from tap_linkedin_connections.connections import passes
@@ -29,6 +31,7 @@ from tap_linkedin_connections.connections.pager import ConnectionsPager
 from tap_linkedin_connections.connections.records import PLAIN, to_record
 from tap_linkedin_connections.engine.ledger import TaskLedger, account_fingerprint, ledger_url
 from tap_linkedin_connections.engine.pacing import PacingRules, StateWindow, TaskPacer
+from tap_linkedin_connections.history.columns import TopOfList
 from tap_linkedin_connections.history.enrich import RecordEnricher
 from tap_linkedin_connections.outx.client import Log, OutXClient
 
@@ -81,6 +84,17 @@ def new_records(
     return new
 
 
+def pass_started_at(current: passes.PassState) -> str:
+    """When the pass started (ISO 8601), set now if its STATE does not say (a new pass,
+    or one begun by a release before the network history)."""
+    started = current.get("started_at")
+    try:
+        datetime.fromisoformat(started)  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # missing, or edited by hand
+        started = current["started_at"] = datetime.now(timezone.utc).isoformat()
+    return str(started)
+
+
 def identity_of(account: Account) -> passes.Identity:
     """Which list the account's passes read."""
     return {
@@ -124,6 +138,10 @@ class AccountPass:
         self.proved = False
         #: Why no ACTIVATE_VERSION follows from this account's run, unless ``proved``.
         self.outcome = "ACTIVATE_VERSION not sent: the pass is not finished"
+        #: When the pass under way started (its id in the network history); set by read.
+        self.started_at = ""
+        #: Whether this run ended an incremental pass on connections of the last pass.
+        self.reached_known = False
 
     def why_full(self) -> str:
         """Why this account's next pass must be a full one; "" when it may be incremental."""
@@ -135,6 +153,7 @@ class AccountPass:
         self.table = table
         config = self.config
         current = self._start_or_resume_pass(identity_of(self.account))
+        self.started_at = pass_started_at(current)
         client = OutXClient.from_config(
             config, user_agent=self.user_agent, logger=self.logger, settings=self.account.settings
         )
@@ -187,7 +206,8 @@ class AccountPass:
                 self._log_step(page.offset, step)
                 new = new_records(current, records, step, read, known, in_top=in_top)
                 if new:
-                    yield new
+                    # The history ranks what the top re-read finds above the whole pass.
+                    yield TopOfList(new) if in_top else new
                 pager.consumed(
                     page, len(new), next_offset=step.next_offset, end=step.end, bridge=step.bridge
                 )
@@ -331,6 +351,7 @@ class AccountPass:
                 max_deleted_fraction=float(self.config.get("max_deleted_fraction", 0.1)),
             )
         self.proved = current["kind"] == "full" and not refusal
+        self.reached_known = stopped_at_known
         total = emitted + (last_total or 0) if stopped_at_known else emitted
         finished: passes.Bookmark = {
             "identity": current["identity"],

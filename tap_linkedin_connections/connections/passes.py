@@ -143,6 +143,7 @@ class PassState(_PassKeys, total=False):
     top: list[str]  # the last page of the top re-read
     moved: list[str]  # remembered connections met above where the old list resumes
     above: list[str]  # URNs above what was loaded before, newest first (at most 25)
+    started_at: str  # when the pass started (ISO 8601): its id in the network history
 
 
 class Bookmark(VersionMarks, total=False):

@@ -2,6 +2,8 @@
 
 Its records gain what the member's LinkedIn export and OutX's unknown keys give (see
 history/enrich.py); each account with an export says in one line per run what matched.
+They pass through the network history (history/recorder.py), which gives them their
+history columns, and ends each account's pass in it.
 
 When the ``profiles`` stream is selected, each pass also tells the profiles who is in the
 list, in what order and with which headline (profiles/listing.py, in the task ledger's
@@ -26,6 +28,7 @@ from tap_linkedin_connections.connections.account_pass import ACCOUNT_STATE_KEYS
 from tap_linkedin_connections.engine.ledger import TaskLedger, account_fingerprint, ledger_url
 from tap_linkedin_connections.history.drift import UnknownKeys
 from tap_linkedin_connections.history.enrich import RecordEnricher, enricher_for
+from tap_linkedin_connections.history.recorder import HistoryRecorder
 from tap_linkedin_connections.profiles.listing import ConnectionListing, PassRecorder
 from tap_linkedin_connections.validation import RECENTLY_ADDED
 
@@ -117,6 +120,38 @@ class ConnectionsStream(AccountsStream):
                 "null when none. Their names are logged once per run."
             ),
         ),
+        th.Property(
+            "first_seen_at",
+            th.DateTimeType,
+            description=(
+                "When the tap first read this connection (UTC). For one already there at "
+                "the account's first complete pass: the day it was made (connected_on, "
+                "00:00 UTC) when known. Null with task_ledger none."
+            ),
+        ),
+        th.Property(
+            "last_seen_at",
+            th.DateTimeType,
+            description=(
+                "When the tap last read this connection (UTC): advances when a pass reads "
+                "the row again (full passes read every row; incremental runs only new ones)."
+            ),
+        ),
+        th.Property(
+            "is_connected",
+            th.BooleanType,
+            description=(
+                "False once a pass that proved itself complete no longer found the "
+                "connection (sent so with removed_connections mark); true otherwise."
+            ),
+        ),
+        th.Property(
+            "removed_at",
+            th.DateTimeType,
+            description=(
+                "When a proven pass found the connection gone (UTC); null while connected."
+            ),
+        ),
     ).to_dict()
 
     account_state_keys = ACCOUNT_STATE_KEYS
@@ -134,17 +169,24 @@ class ConnectionsStream(AccountsStream):
         self._listing_wanted = listing_wanted
         #: Each account's pass, as told to the profiles' listing, and its reader.
         self._recorders: dict[str, tuple[PassRecorder, AccountPass]] = {}
+        #: The run's network history (history/recorder.py), made by get_records.
+        self._history: HistoryRecorder
 
     @override
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        """The base stream's records; then each account's one line about its export."""
+        """The base stream's records, through the network history; then each account's
+        one line about its export."""
         self._unknown_keys = UnknownKeys(self.logger)
         self._enrichers = {}
         self._recorders = {}
+        # Opened before any request: a memory that cannot be opened fails the run before
+        # it spends a LinkedIn action, as the task ledger does.
+        self._history = HistoryRecorder.from_config(self.config, self.logger)
         try:
             for record in super().get_records(context):
                 listed = self._recorders.get(record["account"])
-                if listed is not None:
+                # A removed connection's row (removed_connections: mark) is not in the list.
+                if listed is not None and record.get("is_connected", True):
                     listed[0].seen(record)
                 yield record
             for recorder, reader in self._recorders.values():
@@ -152,6 +194,7 @@ class ConnectionsStream(AccountsStream):
         finally:
             for recorder, _ in self._recorders.values():
                 recorder.listing.ledger.close()
+            self._history.close()
             for account in self.accounts:
                 enricher = self._enrichers.get(account.name)
                 if enricher is not None and enricher.export is not None:
@@ -184,6 +227,7 @@ class ConnectionsStream(AccountsStream):
         )
         if recorder is not None:
             self._recorders[account.name] = (recorder, reader)
+        self._history.track(account, reader, state, self.log_for(account))
         return reader
 
     def _pass_recorder(
@@ -205,3 +249,15 @@ class ConnectionsStream(AccountsStream):
             whole_list=not config.get("keyword"),
         )
         return recorder, first
+
+    @override
+    def on_records(
+        self, account: str, records: list[dict[str, t.Any]]
+    ) -> t.Iterable[dict[str, t.Any]]:
+        """A page's records, remembered, with their history columns."""
+        return self._history.on_records(account, records)
+
+    @override
+    def on_finished(self, account: str) -> t.Iterable[dict[str, t.Any]]:
+        """The account's pass's end in the history; rows of removed connections (mark)."""
+        return self._history.on_finished(account)

@@ -534,3 +534,22 @@ def _failure(url: str, what: str, exc: BaseException) -> str:
     remedy = f"; {_OPEN_REMEDY}" if what == "cannot be opened" else ""
     said = f"{kind}{': ' + detail if detail else ''}"
     return f"the task ledger {describe(url)} {what}: {said}{remedy}"
+
+
+# For stores kept beside the ledger, in its database (history/store.py)
+
+
+def open_database(url: str) -> Engine:
+    """An engine on a ledger URL, set up as the ledger's own (SQLite: BEGIN IMMEDIATE,
+    write-ahead log); LedgerError if it cannot be opened."""
+    return _engine(url)
+
+
+def hold_lock(conn: Connection, name: str) -> None:
+    """Hold ``name``'s lock until the transaction ends (see ``TaskLedger.locked``)."""
+    _lock(conn, name)
+
+
+def failure_line(url: str, what: str, exc: BaseException) -> str:
+    """A database failure in one line, as the ledger words its own, never a password."""
+    return _failure(url, what, exc)

@@ -21,7 +21,11 @@ Controls:
 - `GET /_sandbox/stats`, `POST /_sandbox/reset-stats`: tasks created (every kind), polls,
   faults, requests, timings.
 - `GET /_sandbox/connections` (sort_type, keyword), `POST /_sandbox/connections/add`
-  (count), `POST /_sandbox/connections/remove` (entity_urns, positions).
+  (count), `POST /_sandbox/connections/remove` (entity_urns, positions),
+  `POST /_sandbox/connections/reconnect` (entity_urns or newest-first positions): people
+  removed earlier (or still connected) connect again, as themselves, at the top of the
+  newest-first list; `POST /_sandbox/spoil-page` (start, kind, times): a page answered
+  one row short or with one connection twice.
 - `POST /_sandbox/connections/change-job` (entity_urn or slug, title, company): the
   person's profile gains the position and the list's headline becomes "title at company".
 - `GET /_sandbox/profiles?slug=...`: the profile as a fetch would read it now;

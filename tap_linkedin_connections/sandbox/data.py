@@ -152,6 +152,8 @@ class ConnectionBook:
         self.seed = seed
         self._next_serial = 0
         self._oldest_first: list[Connection] = []
+        # Removed connections by URN, so that a person can connect again as themselves.
+        self._removed: dict[str, Connection] = {}
         # Both orders are cached, because every completed task pages one of them.
         self._orders: dict[bool, list[Connection]] = {}
         self.add(count)
@@ -183,23 +185,30 @@ class ConnectionBook:
             doomed.add(str(newest_first[position]["entity_urn"]))
         removed = [c for c in newest_first if c["entity_urn"] in doomed]
         self._oldest_first = [c for c in self._oldest_first if c["entity_urn"] not in doomed]
+        self._removed.update((str(c["entity_urn"]), c) for c in removed)
         self._orders.clear()
         return removed
 
-    def reconnect(self, positions: list[int]) -> list[Connection]:
-        """Re-connect the connections at these newest-first positions (which must exist):
-        the same people, now the newest, in the order given (the last one given ends on
-        top, as the last to re-connect). Returns them, newest first."""
-        newest_first = self.ordered(RECENTLY_ADDED)
-        for position in positions:
-            if not isinstance(position, int) or not 0 <= position < len(newest_first):
-                raise ValueError(f"no connection at position {position!r}")
-        moving = [newest_first[p] for p in dict.fromkeys(positions)]
-        moved = {str(c["entity_urn"]) for c in moving}
-        self._oldest_first = [c for c in self._oldest_first if c["entity_urn"] not in moved]
-        self._oldest_first.extend(moving)
+    def reconnect(self, entity_urns: list[str]) -> list[Connection]:
+        """Connect again with people removed earlier (or still connected: removed and
+        re-added at once), in the order given: each becomes the newest, with its own
+        identity and headline and a connection date after every other. Returns them
+        newest first; ValueError for a URN this book never held."""
+        current = {str(c["entity_urn"]): c for c in self._oldest_first}
+        back: list[Connection] = []
+        for urn in entity_urns:
+            connection = current.pop(urn, None) or self._removed.pop(urn, None)
+            if connection is None:
+                raise ValueError(f"no connection, current or removed, with entity_urn {urn!r}")
+            self._oldest_first = [c for c in self._oldest_first if c["entity_urn"] != urn]
+            connected_at = FIRST_CONNECTED_AT + timedelta(
+                hours=HOURS_BETWEEN_CONNECTIONS * (self._next_serial + len(back))
+            )
+            connection[EXTRA_FIELD] = connected_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+            self._oldest_first.append(connection)
+            back.append(connection)
         self._orders.clear()
-        return moving[::-1]
+        return back[::-1]
 
     def ordered(self, sort_type: str | None) -> list[Connection]:
         """All connections in the order the API uses for `sort_type`. Do not mutate."""

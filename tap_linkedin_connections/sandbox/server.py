@@ -111,6 +111,7 @@ class _Change:
     add: int
     remove: list[int]  # newest-first positions, as the list was before the change
     reconnect: list[int]  # newest-first positions moved to the top, the last on top
+    reconnect_urns: list[str]  # people connected again (removed earlier, or current)
 
 
 @dataclass
@@ -371,12 +372,28 @@ class Sandbox:
         with self._cond:
             return [dict(c) for c in self._book.remove(entity_urns, positions)]
 
-    def reconnect_connections(self, positions: list[int]) -> list[Connection]:
-        """Re-connect the contacts at these newest-first positions: the same people move
-        to the top of the newest-first list (the last one given ends on top). Returns
-        them, newest first."""
+    def reconnect_connections(self, people: list[int | str]) -> list[Connection]:
+        """Connect again with these people, in the order given: each goes to the top of
+        the newest-first list as itself (same URN, slug, headline), the last one given on
+        top. A person is a newest-first position (a current connection) or an entity URN
+        (a current connection, or one removed earlier). Returns them newest first."""
+        if not isinstance(people, list) or not all(isinstance(p, (int, str)) for p in people):
+            raise ValueError("give a list of newest-first positions or entity URNs")
         with self._cond:
-            return [dict(c) for c in self._book.reconnect(positions)]
+            return [dict(c) for c in self._book.reconnect(self._urns_of(people))]
+
+    def _urns_of(self, people: list[int | str]) -> list[str]:
+        """The URNs of people given by newest-first position or URN; call with the lock."""
+        newest_first = self._book.ordered(RECENTLY_ADDED)
+        urns = []
+        for person in people:
+            if isinstance(person, str):
+                urns.append(person)
+            elif isinstance(person, int) and 0 <= person < len(newest_first):
+                urns.append(str(newest_first[person]["entity_urn"]))
+            else:
+                raise ValueError(f"no connection at position {person!r}")
+        return urns
 
     def schedule_change(
         self,
@@ -385,15 +402,21 @@ class Sandbox:
         add: int = 0,
         remove_positions: list[int] | None = None,
         reconnect_positions: list[int] | None = None,
+        reconnect: list[str] | None = None,
     ) -> None:
         """Change the list once the `after_tasks`-th task (counted since start) is
         created, as a user connecting or removing people during a sync would: re-connect
         (move to the top) by newest-first position, then remove by position (both as
-        the list was before the change; positions past the end are ignored), then add."""
+        the list was before the change; positions past the end are ignored), then connect
+        again with the `reconnect` URNs (removed earlier or current), then add."""
         if not isinstance(after_tasks, int) or after_tasks < 1:
             raise ValueError("after_tasks must be a whole number of at least 1")
         change = _Change(
-            after_tasks, add, list(remove_positions or []), list(reconnect_positions or [])
+            after_tasks,
+            add,
+            list(remove_positions or []),
+            list(reconnect_positions or []),
+            list(reconnect or []),
         )
         with self._cond:
             self._scheduled.append(change)
@@ -405,8 +428,10 @@ class Sandbox:
         for change in due:
             listing = self._book.ordered(RECENTLY_ADDED)
             doomed = [listing[p]["entity_urn"] for p in change.remove if p < len(listing)]
-            self._book.reconnect([p for p in change.reconnect if p < len(listing)])
+            moving = [listing[p]["entity_urn"] for p in change.reconnect if p < len(listing)]
+            self._book.reconnect([str(urn) for urn in moving])
             self._book.remove(entity_urns=doomed)
+            self._book.reconnect(change.reconnect_urns)
             self._book.add(change.add)
 
     def spoil_page(self, start: int, kind: str, times: int | None = 1) -> None:
@@ -896,11 +921,12 @@ class _Handler(ProfileHandlers, BaseHTTPRequestHandler):
         return 200, {"connections": removed, "total": len(removed)}
 
     def _handle_reconnect(self) -> Answer:
-        positions = self._control_body().get("positions")
-        if not isinstance(positions, list):
-            raise BadRequest("'positions' must be a list")
-        moved = self.server.sandbox.reconnect_connections(positions)
-        return 200, {"connections": moved, "total": len(moved)}
+        body = self._control_body()
+        people = body.get("entity_urns", body.get("positions"))
+        if not isinstance(people, list):
+            raise BadRequest("'positions' or 'entity_urns' must be a list")
+        back = self.server.sandbox.reconnect_connections(people)
+        return 200, {"connections": back, "total": len(back)}
 
     def _handle_spoil_page(self) -> Answer:
         body = self._control_body()

@@ -154,16 +154,22 @@ def test_discovery_needs_no_valid_config_and_makes_no_request(tmp_path):
     assert run.returncode == 0, run.stderr
     catalog = json.loads(run.stdout)
     streams = {entry["tap_stream_id"]: entry for entry in catalog["streams"]}
-    assert list(streams) == ["connections", "profiles", "job_changes"]
+    # In the order they sync: the events are found while the connections are read.
+    assert list(streams) == ["connections", "connection_events", "profiles", "job_changes"]
     # The opt-in streams say so in the catalog: a catalog passed back as discovered
-    # selects only the connections.
+    # selects only the connections and their events.
     selected_by_default = {
         name: next(m for m in entry["metadata"] if m["breadcrumb"] == [])["metadata"].get(
             "selected-by-default"
         )
         for name, entry in streams.items()
     }
-    assert selected_by_default == {"connections": True, "profiles": False, "job_changes": False}
+    assert selected_by_default == {
+        "connections": True,
+        "connection_events": True,
+        "profiles": False,
+        "job_changes": False,
+    }
     assert server.received == []
 
 

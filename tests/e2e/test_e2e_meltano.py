@@ -77,6 +77,11 @@ SOURCE_FIELDS = ("name", "first_name", "last_name", "headline", "public_identifi
 #: After TAP_FIELDS: the connection date (the sandbox passes one), the LinkedIn export's
 #: fields (null: no export here) and the unknown keys (null).
 HISTORY_FIELDS = ("connected_on", "company", "position", "email_address", "extra")
+#: Last: what the network history knows of the row (tests/test_e2e_history.py).
+MEMORY_FIELDS = ("first_seen_at", "last_seen_at", "is_connected", "removed_at")
+#: How the tests about ACTIVATE_VERSION's deletions send removals (the default, mark,
+#: keeps removed connections as marked rows: tests/test_e2e_history.py).
+DELETE_MODE = {"TAP_LINKEDIN_CONNECTIONS_REMOVED_CONNECTIONS": "delete"}
 
 #: Fast polling for the sandbox, written into the project copy's dev environment.
 FAST_DECIMALS = {
@@ -462,6 +467,7 @@ def test_full_refresh_extractor_hard_deletes_removed_connections(
 ) -> None:
     """(c) The inherited full-refresh extractor, run twice: the second run drops the gone."""
     pipe = pipeline()
+    pipe.env.update(DELETE_MODE)
     pipe.meltano("run", "linkedin-full-refresh-to-postgres")
     assert len(_pg_rows(pipe.schema)) == CONNECTIONS
 
@@ -502,6 +508,7 @@ def test_two_accounts_in_one_table_keep_each_others_rows(
     """Two OutX teams, one table: a full refresh that one account cannot finish deletes
     nothing of the other's; the next complete one removes only what is gone."""
     pipe = pipeline(connections=260)  # the "sales" team's account
+    pipe.env.update(DELETE_MODE)
     recruiting = Sandbox(
         connections=140, seed=12, api_key=OTHER_KEY, pickup_delay=0.002, work_time=0.002
     ).start()
@@ -564,6 +571,7 @@ def test_weekly_schedule_soft_deletes_and_shares_the_daily_state(
 ) -> None:
     """(c') The weekly schedule (daily job + full_refresh) with hard_delete off."""
     pipe = pipeline()
+    pipe.env.update(DELETE_MODE)
     pipe.env["TARGET_POSTGRES_HARD_DELETE"] = "false"
     pipe.meltano("run", "linkedin-to-postgres")
     first = _bookmark(pipe.state())
@@ -594,7 +602,7 @@ def test_csv_lands_every_connection(pipeline: t.Callable[..., Pipeline]) -> None
     rows = pipe.csv_rows()
     assert len(rows) == CONNECTIONS
     assert {row["entity_urn"] for row in rows} == _urns(pipe.sandbox.connections())
-    assert list(rows[0]) == [*TAP_FIELDS, *HISTORY_FIELDS]
+    assert list(rows[0]) == [*TAP_FIELDS, *HISTORY_FIELDS, *MEMORY_FIELDS]
 
 
 def test_stream_maps_and_flattening(pipeline: t.Callable[..., Pipeline]) -> None:
@@ -616,6 +624,7 @@ def test_stream_maps_and_flattening(pipeline: t.Callable[..., Pipeline]) -> None
     assert list(rows[0]) == [
         *(name for name in TAP_FIELDS if name != "profile_image_url"),
         *HISTORY_FIELDS,
+        *MEMORY_FIELDS,
     ]
     for row in rows:
         original = source[row["entity_urn"]]
@@ -691,6 +700,7 @@ ENV_SETTINGS: dict[str, tuple[str, t.Any]] = {
     "pickup_timeout_seconds": ("600", "600"),
     "max_tasks_per_run": ("50", 50),
     "full_refresh": ("true", True),
+    "removed_connections": ("delete", "delete"),
     "progress_interval_seconds": ("5", "5"),
     "stream_maps": ('{"connections": {"headline": null}}', {"connections": {"headline": None}}),
     "stream_map_config": ('{"a": 1}', {"a": 1}),
@@ -856,53 +866,7 @@ def _dbt(dbt_bin: Path, workdir: Path, source_schema: str, *args: str) -> None:
     assert done.returncode == 0, f"dbt {' '.join(args)}:\n{done.stdout[-4000:]}"
 
 
-def test_dbt_example_dates_connections(
-    pipeline: t.Callable[..., Pipeline], pg_available: None, dbt_bin: Path
-) -> None:
-    """Two loads with changes between them: first-seen and left dates come out right."""
-    pipe = pipeline(connections=300)
-    dbt_schema = f"{pipe.schema}_dbt"
-    try:
-        pipe.meltano("run", "tap-linkedin-connections", "target-postgres")
-        _dbt(dbt_bin, pipe.workdir, pipe.schema, "build")  # view, snapshot, table, tests
-        first = _history(dbt_schema)
-        assert len(first) == 300
-        assert all(row["left_at"] is None for row in first.values())
-        first_seen = {row["first_seen_at"] for row in first.values()}
-        assert len(first_seen) == 1  # everyone present at the first load
-
-        removed = pipe.sandbox.remove_connections(positions=[0, 150, 299])
-        added = pipe.sandbox.add_connections(4)
-        # Removals show only after a full pass; hard_delete stays on (the project's choice).
-        pipe.env["TAP_LINKEDIN_CONNECTIONS_FULL_REFRESH"] = "true"
-        pipe.meltano("run", "tap-linkedin-connections", "target-postgres")
-        _dbt(dbt_bin, pipe.workdir, pipe.schema, "build")  # view, snapshot, table, tests
-
-        history = _history(dbt_schema)
-        assert len(history) == 304
-        left = {urn for urn, row in history.items() if row["left_at"] is not None}
-        assert left == _urns(removed)
-        (first_time,) = first_seen
-        for urn in _urns(added):
-            assert history[urn]["first_seen_at"] > first_time
-            assert history[urn]["is_current"] is True
-        for urn in left:
-            assert history[urn]["left_at"] > history[urn]["first_seen_at"] == first_time
-            assert history[urn]["is_current"] is False
-        kept = set(history) - left - _urns(added)
-        assert all(history[urn]["first_seen_at"] == first_time for urn in kept)
-    finally:
-        _drop_schemas([dbt_schema])
-
-
-def _history(schema: str) -> dict[str, dict[str, t.Any]]:
-    with _connect() as conn, conn.cursor() as cur:
-        cur.execute(
-            f'SELECT entity_urn, first_seen_at, left_at, is_current FROM "{schema}".'
-            "connections_history"
-        )
-        names = [d.name for d in cur.description]
-        return {row[0]: dict(zip(names, row, strict=True)) for row in cur.fetchall()}
+# The dbt example's test: tests/test_e2e_history.py (it builds from the events).
 
 
 def test_a_killed_pipeline_is_rerun_without_paying_twice(

@@ -235,17 +235,26 @@ def test_a_wheel_takes_a_new_user_to_sandbox_rows_in_a_new_meltano_project(
         f"the README's path stopped (log in {tmp_path / 'user-path.log'}):\n{stderr[-4000:]}"
     )
 
-    # Step 4: every connection, in 15 tasks; 5: 150 new ones in 2; 6: 1,381 in 17.
-    def records(name: str) -> list[dict[str, t.Any]]:
-        return [m for m in _records(folder / name) if m["type"] == "RECORD"]
+    # Step 4: every connection, in 15 tasks; 5: 150 new ones in 2, each an `added`
+    # event; 6: 1,381 in 17, and the 3 removed sent marked, each a `removed` event.
+    def records(name: str, stream: str = "connections") -> list[dict[str, t.Any]]:
+        return [
+            m["record"]
+            for m in _records(folder / name)
+            if m["type"] == "RECORD" and m["stream"] == stream
+        ]
 
     assert len(records("first.jsonl")) == 1234
+    assert records("first.jsonl", "connection_events") == []
     assert len(records("second.jsonl")) == 150
+    assert [e["event"] for e in records("second.jsonl", "connection_events")] == ["added"] * 150
     full = _records(folder / "full.jsonl")
-    assert len([m for m in full if m["type"] == "RECORD"]) == 1381
+    assert len(records("full.jsonl")) == 1384
+    assert sum(r["is_connected"] is False for r in records("full.jsonl")) == 3
+    assert [e["event"] for e in records("full.jsonl", "connection_events")] == ["removed"] * 3
     assert [m["type"] for m in full if m["type"] == "ACTIVATE_VERSION"] == ["ACTIVATE_VERSION"]
     printed = stdout.split()
-    for count in ("1234", "150", "1381", "3"):
+    for count in ("1234", "150", "1384", "1381", "3"):
         assert count in printed, count
     summaries = re.findall(r"This run: (\d+) connections emitted, (\d+) tasks created", stderr)
     assert summaries == [("1234", "15"), ("150", "2"), ("1381", "17"), ("1381", "17")]

@@ -571,6 +571,42 @@ def test_command_line(stop_signal: signal.Signals) -> None:
         assert process.wait(timeout=10) == 0
 
 
+def test_a_removed_connection_connects_again_as_itself_on_top(
+    sandbox: Sandbox, session: requests.Session
+) -> None:
+    control = sandbox.url + "/_sandbox/connections/reconnect"
+    before = sandbox.connections()
+    gone, kept = before[40], before[7]
+    sandbox.remove_connections(entity_urns=[gone["entity_urn"]])
+    answer = session.post(
+        control, json={"entity_urns": [gone["entity_urn"], kept["entity_urn"]]}, timeout=5
+    )
+    assert answer.status_code == 200, answer.text
+    now = sandbox.connections()
+    # In the order given, each the newest: the one still connected is on top.
+    assert [c["entity_urn"] for c in now[:2]] == [kept["entity_urn"], gone["entity_urn"]]
+    assert len(now) == len(before)
+    for connection, earlier in ((now[1], gone), (now[0], kept)):
+        same = {k: v for k, v in connection.items() if k != "connected_at"}
+        assert same == {k: v for k, v in earlier.items() if k != "connected_at"}
+        assert connection["connected_at"] > before[0]["connected_at"]  # connected again now
+    assert (
+        session.post(control, json={"entity_urns": ["urn:li:none"]}, timeout=5).status_code == 400
+    )
+    assert session.post(control, json={"entity_urns": "x"}, timeout=5).status_code == 400
+
+
+def test_a_scheduled_reconnection(session: requests.Session) -> None:
+    with Sandbox(connections=10) as sandbox:
+        before = [c["entity_urn"] for c in sandbox.connections()]
+        sandbox.schedule_change(1, remove_positions=[0], reconnect=[before[5]])
+        create(session, sandbox, sort_type="RECENTLY_ADDED", count=10)
+        assert [c["entity_urn"] for c in sandbox.connections()] == [
+            before[5],
+            *(u for u in before[1:] if u != before[5]),
+        ]
+
+
 def test_a_scheduled_change_lands_when_its_task_is_created(session: requests.Session) -> None:
     with Sandbox(connections=10, pickup_delay=0.1) as sandbox:
         before = [c["entity_urn"] for c in sandbox.connections()]

@@ -10,13 +10,21 @@ import pytest
 
 from tap_linkedin_connections.connections.passes import tasks_for_full_pass
 from tap_linkedin_connections.outx.kinds import CONNECTION_FIELDS
-from tests.helpers import bookmark, expected_records, run_tap_in_process, tap_config
+from tests.helpers import (
+    HISTORY_COLUMNS,
+    bookmark,
+    expected_records,
+    read_fields,
+    run_tap_in_process,
+    tap_config,
+)
 
 SCHEMA_FIELDS = {
     *CONNECTION_FIELDS,
     "profile_url",
     "account",
     *("connected_on", "company", "position", "email_address", "extra"),
+    *HISTORY_COLUMNS,
 }
 
 
@@ -28,7 +36,7 @@ def test_1234_connections_in_13_pages(make_sandbox, tmp_path, result_shape, sort
 
     assert run.returncode == 0, run.stderr
     listing = sandbox.connections(sort_type="RECENTLY_ADDED" if sort_type != "RELEVANCE" else None)
-    assert run.records == expected_records(listing)
+    assert read_fields(run.records) == expected_records(listing)
     assert len({r["entity_urn"] for r in run.records}) == 1234
     # Each task asked for the next offset, 97 on (pages overlap by 3), in the chosen order;
     # then one from the short page's last rows (1164 + 70 - 3) confirms the end, and
@@ -54,7 +62,9 @@ def test_exact_counts_at_page_boundaries(make_sandbox, tmp_path, connections, ta
     run = run_tap_in_process(tap_config(sandbox.url), tmp_path)
 
     assert run.returncode == 0, run.stderr
-    assert run.records == expected_records(sandbox.connections(sort_type="RECENTLY_ADDED"))
+    assert read_fields(run.records) == expected_records(
+        sandbox.connections(sort_type="RECENTLY_ADDED")
+    )
     assert sandbox.stats()["tasks_created"] == tasks
 
 
@@ -69,7 +79,7 @@ def test_smaller_pages_and_keyword(make_sandbox, tmp_path):
     run = run_tap_in_process(tap_config(sandbox.url, keyword=keyword, page_size=7), tmp_path)
 
     assert run.returncode == 0, run.stderr
-    assert run.records == expected_records(matching)
+    assert read_fields(run.records) == expected_records(matching)
     # Pages of 7 overlap by 1: page k covers [6k, 6k + 7) and the first short one ends;
     # then one confirms the end and one re-reads the top.
     assert sandbox.stats()["tasks_created"] == (len(matching) - 7) // 6 + 2 + 2
