@@ -62,13 +62,13 @@ class TapLinkedInConnections(SdkTap):
     ]
 
     config_jsonschema = CONFIG_SCHEMA
-    # The connections first: their pages come first in the account's budget, and the
-    # events are found while reading them; the profiles choose from what they read; then
-    # the job changes those showed.
+    # The connections first: their pages come first in the account's budget, and their
+    # events are found while reading them; the profiles choose from what they read, and
+    # find job changes; then the events of both, and the job changes.
     sync_order = (
         ConnectionsStream.name,
-        ConnectionEventsStream.name,
         ProfilesStream.name,
+        ConnectionEventsStream.name,
         JobChangesStream.name,
     )
 
@@ -104,8 +104,8 @@ class TapLinkedInConnections(SdkTap):
         profiles = ProfilesStream(tap=self)
         return [
             ConnectionsStream(tap=self, listing_wanted=lambda: profiles.selected),
-            ConnectionEventsStream(tap=self),
             profiles,
+            ConnectionEventsStream(tap=self),
             JobChangesStream(tap=self),
         ]
 

@@ -111,7 +111,11 @@ class TapRun:
     @property
     def records(self) -> list[dict[str, t.Any]]:
         """The connections stream's records."""
-        return [m["record"] for m in self.messages if m["type"] == "RECORD"]
+        return [
+            m["record"]
+            for m in self.messages
+            if m["type"] == "RECORD" and m["stream"] == "connections"
+        ]
 
     @property
     def events(self) -> list[dict[str, t.Any]]:

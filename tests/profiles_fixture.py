@@ -70,7 +70,7 @@ def ledger_kinds(ledger: Path) -> list[str]:
 
 
 #: Every stream of the tap.
-ALL = ("connections", "profiles", "job_changes")
+ALL = ("connections", "profiles", "connection_events", "job_changes")
 
 
 def config_for(sandbox: Sandbox, tmp_path: Path, **overrides: t.Any) -> dict[str, t.Any]:
@@ -93,7 +93,9 @@ def run(
 
 
 def records(done: TapRun, stream: str) -> list[dict[str, t.Any]]:
-    return [m["record"] for m in done.messages if m["type"] == "RECORD" and m["stream"] == stream]
+    return [
+        m["record"] for m in done.all_messages if m["type"] == "RECORD" and m["stream"] == stream
+    ]
 
 
 def newest_slugs(sandbox: Sandbox, count: int) -> list[str]:

@@ -28,6 +28,8 @@ class ConnectionEvent(enum.Enum):
     REMOVED = "removed"
     RECONNECTED = "reconnected"
     HEADLINE_CHANGED = "headline_changed"
+    #: From the profiles stream: a re-fetched profile's current title or company changed.
+    JOB_CHANGED = "job_changed"
 
 
 @dataclass(frozen=True)

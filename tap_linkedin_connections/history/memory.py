@@ -13,10 +13,15 @@ import typing as t
 
 import sqlalchemy as sa
 
+from tap_linkedin_connections.engine.ledger import account_fingerprint
 from tap_linkedin_connections.history import observe
 from tap_linkedin_connections.history.columns import Record, RowFacts, TopOfList, removed_record
+from tap_linkedin_connections.history.events import Change
 from tap_linkedin_connections.history.rows import ListRows, PassRef, known_of
 from tap_linkedin_connections.history.store import PREFIX, HistoryStore, lists
+
+if t.TYPE_CHECKING:
+    from tap_linkedin_connections.accounts.threads import Account
 
 __all__ = ["ListMemory", "PassRef"]
 
@@ -54,6 +59,27 @@ class ListMemory:
                     )
                 ).inserted_primary_key[0]  # type: ignore[index]
         return cls(store, int(found))
+
+    @classmethod
+    def of_account(cls, store: HistoryStore, account: Account, now: float) -> ListMemory:
+        """The memory of the list an account's settings read (its key, name, keyword)."""
+        config = account.config
+        return cls.open(
+            store,
+            account=account_fingerprint(config["api_url"], config["api_key"]),
+            name=account.name,
+            keyword=config.get("keyword") or "",
+            now=now,
+        )
+
+    def job_changed(self, urn: str, slug: str | None, change: Change, at: float) -> None:
+        """A job change a profile fetch found (at ``at``): one event, never two for one
+        fetch (the fetch's time is its key beside the connection's)."""
+        with self.store.locked(self._lock_name) as conn:
+            rows = ListRows(conn, self.list_id)
+            self.written.update(
+                rows.write_events(f"profile@{at!r}", [(urn, change)], {urn: slug}, at)
+            )
 
     def remember_page(
         self, current: PassRef, records: t.Sequence[Record], now: float

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tap_linkedin_connections.clock import REAL_CLOCK, Clock
-from tap_linkedin_connections.engine.ledger import account_fingerprint, ledger_url
+from tap_linkedin_connections.engine.ledger import ledger_url
 from tap_linkedin_connections.history.columns import Record, history_fields
 from tap_linkedin_connections.history.memory import ListMemory, PassRef
 from tap_linkedin_connections.history.store import HistoryStore
@@ -120,13 +120,7 @@ class HistoryRecorder:
         config = account.config
         memory = None
         if self.store is not None:
-            memory = ListMemory.open(
-                self.store,
-                account=account_fingerprint(config["api_url"], config["api_key"]),
-                name=account.name,
-                keyword=config.get("keyword") or "",
-                now=self.clock.now(),
-            )
+            memory = ListMemory.of_account(self.store, account, self.clock.now())
         bookmark = state.get("bookmark") or {}
         self._accounts[account.name] = _Account(
             memory,

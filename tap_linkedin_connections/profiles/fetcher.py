@@ -18,6 +18,7 @@ import typing as t
 from dataclasses import dataclass, field
 
 from tap_linkedin_connections.engine.runner import Queue, TaskRunner
+from tap_linkedin_connections.history.events import Change, ConnectionEvent
 from tap_linkedin_connections.outx.client import TaskGaveUp
 from tap_linkedin_connections.outx.kinds import ProfileAnswer, ProfileKey
 from tap_linkedin_connections.profiles.records import (
@@ -30,6 +31,7 @@ from tap_linkedin_connections.profiles.records import (
 if t.TYPE_CHECKING:
     from tap_linkedin_connections.clock import Clock
     from tap_linkedin_connections.engine.poller import TaskSlot
+    from tap_linkedin_connections.history.memory import ListMemory
     from tap_linkedin_connections.outx.client import Log
     from tap_linkedin_connections.profiles.memory import ProfileMemory
 
@@ -69,6 +71,7 @@ class ProfileFetcher:
         checkpoint: writes STATE.
         logger: where the run's lines go.
         clock: time.
+        history: the list's network history, if kept: job changes become its events.
     """
 
     def __init__(
@@ -81,9 +84,12 @@ class ProfileFetcher:
         checkpoint: t.Callable[[], None],
         logger: Log,
         clock: Clock,
+        history: ListMemory | None = None,
     ) -> None:
         self.runner = runner
         self.memory = memory
+        #: The network history of the account's list: job changes go to its events.
+        self.history = history
         self.account = account
         self.state = slot_state
         self.checkpoint = checkpoint
@@ -163,6 +169,13 @@ class ProfileFetcher:
         self.counts.fetched += 1
         if change is not None:
             self.counts.job_changes += 1
+            if self.history is not None:
+                event = Change(
+                    ConnectionEvent.JOB_CHANGED,
+                    previous=_job_text(change["previous"]),
+                    current=_job_text(change["current"]),
+                )
+                self.history.job_changed(wanted.key.entity_urn, wanted.key.slug, event, now)
             self.logger.info(
                 "Job change: %s, from %s to %s",
                 wanted.key.slug,

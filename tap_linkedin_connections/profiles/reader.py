@@ -36,6 +36,8 @@ from tap_linkedin_connections.engine.ledger import (
 from tap_linkedin_connections.engine.pacing import PacingRules, TaskPacer
 from tap_linkedin_connections.engine.runner import TaskRunner
 from tap_linkedin_connections.engine.timing import PollSettings
+from tap_linkedin_connections.history.memory import ListMemory
+from tap_linkedin_connections.history.store import HistoryStore
 from tap_linkedin_connections.outx.client import OutXClient
 from tap_linkedin_connections.outx.kinds import FETCH_PROFILE, ProfileKey
 from tap_linkedin_connections.profiles.fetcher import PROFILE_READER, ProfileFetcher, Wanted
@@ -169,6 +171,8 @@ class ProfilesReader:
             logger=self.logger,
             clock=self.clock,
         )
+        # Job changes become connection_events too: the account's list in the history.
+        history_store = HistoryStore(ledger.url)
         fetcher = ProfileFetcher(
             runner,
             memory,
@@ -177,8 +181,9 @@ class ProfilesReader:
             checkpoint=self.checkpoint,
             logger=self.logger,
             clock=self.clock,
+            history=ListMemory.of_account(history_store, self.account, self.clock.now()),
         )
-        with closing(client):
+        with closing(client), closing(history_store):
             try:
                 resumed = self._left_in_flight(ledger, listing)
                 plan = plan_for_today(

@@ -155,7 +155,7 @@ def test_discovery_needs_no_valid_config_and_makes_no_request(tmp_path):
     catalog = json.loads(run.stdout)
     streams = {entry["tap_stream_id"]: entry for entry in catalog["streams"]}
     # In the order they sync: the events are found while the connections are read.
-    assert list(streams) == ["connections", "connection_events", "profiles", "job_changes"]
+    assert list(streams) == ["connections", "profiles", "connection_events", "job_changes"]
     # The opt-in streams say so in the catalog: a catalog passed back as discovered
     # selects only the connections and their events.
     selected_by_default = {

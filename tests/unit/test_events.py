@@ -157,4 +157,5 @@ def test_event_values_are_what_the_stream_will_write():
         "removed",
         "reconnected",
         "headline_changed",
+        "job_changed",
     ]

@@ -158,6 +158,11 @@ def test_enrichment_over_days_then_three_job_changes_cost_three_views(make_sandb
         assert event["event"] == "job_changed"
         assert event["current"]["title"] == "Chief Data Officer"
         assert event["previous"] != event["current"]
+    # The same job changes in the network history's events, once each, as text.
+    job_events = [e for e in records(done, "connection_events") if e["event"] == "job_changed"]
+    assert sorted(e["entity_urn"] for e in job_events) == sorted(changed)
+    assert all(e["current"].startswith("Chief Data Officer at ") for e in job_events)
+    assert all(e["previous"] != e["current"] for e in job_events)
     updated = {r["entity_urn"]: r for r in records(done, "profiles")}
     assert set(updated) == set(changed)
     assert {r["current_company"] for r in updated.values()} == {"Globex", "Initech", "Hooli"}
@@ -165,6 +170,7 @@ def test_enrichment_over_days_then_three_job_changes_cost_three_views(make_sandb
     again = run(config, tmp_path, state=done.last_state)
     assert len(profile_tasks(sandbox)) == before + 3
     assert records(again, "job_changes") == []
+    assert [e for e in records(again, "connection_events") if e["event"] == "job_changed"] == []
 
 
 def test_a_hidden_or_missing_profile_waits_a_week(make_sandbox, tmp_path):

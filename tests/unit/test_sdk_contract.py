@@ -142,7 +142,7 @@ def test_the_sdk_syncs_streams_in_the_order_of_tap_streams() -> None:
     assert "for stream in self.streams.values()" in syncs, _missing(Tap, "sync_all's order")
     assert isinstance(inspect.getattr_static(Tap, "streams"), property), _missing(Tap, "streams")
     tap = _stream()._tap
-    assert list(tap.streams) == ["connections", "connection_events", "profiles", "job_changes"]
+    assert list(tap.streams) == ["connections", "profiles", "connection_events", "job_changes"]
     # The SDK's own order is by name, which would sync job_changes before profiles.
     assert [s.name for s in tap.load_streams()] == sorted(tap.streams)
 
