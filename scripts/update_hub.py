@@ -86,9 +86,10 @@ limits: [the README]({REPO}#readme).
 **Profiles are opt-in.** The `profiles` stream reads each connection's profile, and
 `job_changes` says who changed jobs; every profile fetched is a profile view on your
 LinkedIn account, at most `max_profile_fetches_per_day` (default 50) a day, inside the
-same budget as the pages. This definition selects `connections.*` only; to fetch
+same budget as the pages. This definition selects `connections.*` and
+`connection_events.*` only; to fetch
 profiles, set the extractor's `select` to
-`[connections.*, profiles.*, job_changes.*]`.
+`[connections.*, connection_events.*, profiles.*, job_changes.*]`.
 """
 
 
@@ -186,7 +187,7 @@ def hub_definition(about: dict[str, t.Any]) -> dict[str, t.Any]:
         "settings_group_validation": [["api_key"], ["accounts"]],
         # Meltano selects every stream of a plugin that says nothing; the profiles and
         # job_changes streams cost profile views, so only the connections by default.
-        "select": ["connections.*"],
+        "select": ["connections.*", "connection_events.*"],
         "prereq": PREREQ,
         "settings_preamble": SETTINGS_PREAMBLE,
         "usage": USAGE,

@@ -5,7 +5,8 @@ Both are **opt-in**: not selected unless the catalog (or Meltano's ``select``) s
 false``). Every profile fetch is a profile view on the user's LinkedIn account; a run
 that does not select ``profiles`` creates no profile task. Meltano selects every stream
 when a project sets no ``select`` rule of its own; the Hub definition and this
-project's meltano.yml therefore declare ``select: [connections.*]`` (see the README).
+project's meltano.yml therefore declare ``select: [connections.*, connection_events.*]``
+(see the README).
 
 ``job_changes`` holds the job changes that re-fetched profiles showed (memory.py). It is
 the seam to the history's ``connection_events`` stream (issue 19): once that stream

@@ -80,14 +80,15 @@ def test_only_the_connections_are_selected_unless_the_user_says_otherwise():
         for plugin in project["plugins"]["extractors"]
         if plugin["name"] == "tap-linkedin-connections"
     )
-    assert HUB["select"] == extractor["select"] == ["connections.*"]
+    assert HUB["select"] == extractor["select"] == ["connections.*", "connection_events.*"]
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     snippet = re.search(r"<!-- user-path:snippet[^>]*-->\n```yaml\n(.*?)^```$", readme, re.M | re.S)
     assert snippet is not None
-    assert "select: [connections.*]" in snippet.group(1)
+    assert "select: [connections.*, connection_events.*]" in snippet.group(1)
     for plugin in project["plugins"]["extractors"]:
         # The inherited extractors inherit it; none selects more.
-        assert plugin.get("select", ["connections.*"]) == ["connections.*"], plugin["name"]
+        wanted = ["connections.*", "connection_events.*"]
+        assert plugin.get("select", wanted) == wanted, plugin["name"]
 
 
 # The Hub pull request: the definition's Hub fields, the logo, the variant and maintainer.

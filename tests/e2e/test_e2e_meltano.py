@@ -711,6 +711,8 @@ ENV_SETTINGS: dict[str, tuple[str, t.Any]] = {
     "flattening_separator": ("__", "__"),
     "linkedin_export": (str(EXPORT_FIXTURE), str(EXPORT_FIXTURE)),
     "linkedin_export_emails": ("true", True),
+    "max_profile_fetches_per_day": ("20", 20),
+    "profile_refresh_days": ("30", 30),
 }
 
 
