@@ -19,6 +19,7 @@ import copy
 import time
 import typing as t
 
+from singer_sdk import typing as th
 from singer_sdk.mapper import RemoveRecordTransform
 from typing_extensions import override
 
@@ -41,6 +42,18 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 Record = dict[str, t.Any]
+
+
+#: The property every stream read per account carries, in its key.
+ACCOUNT = th.Property(
+    "account",
+    th.StringType,
+    required=True,
+    description=(
+        "Whose connection this is: the account's name in the accounts setting, "
+        "or `default` with the one-account api_key setting."
+    ),
+)
 
 
 class AccountReader(t.Protocol):

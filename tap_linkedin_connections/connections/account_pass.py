@@ -95,6 +95,24 @@ def pass_started_at(current: passes.PassState) -> str:
     return str(started)
 
 
+def log_step(logger: Log, offset: int, step: passes.Step) -> None:
+    """Say what a page made the pass do, when it was not just the next page."""
+    then = step.bridge if step.bridge is not None else step.next_offset
+    if step.lost:
+        logger.warning(
+            "Continuity lost near offset %d (%s): the pass reads on and keeps every "
+            "record, but will not send ACTIVATE_VERSION",
+            offset,
+            step.lost,
+        )
+    elif step.event in (passes.Event.REPAIR, passes.Event.REREAD):
+        logger.warning(
+            "The page at offset %d: %s; reading offset %d again", offset, step.event.value, then
+        )
+    elif step.event is not passes.Event.NONE:
+        logger.info("The page at offset %d: %s; reading offset %d", offset, step.event.value, then)
+
+
 def identity_of(account: Account) -> passes.Identity:
     """Which list the account's passes read."""
     return {
@@ -203,7 +221,7 @@ class AccountPass:
                     read=read,
                     known=known,
                 )
-                self._log_step(page.offset, step)
+                log_step(self.logger, page.offset, step)
                 new = new_records(current, records, step, read, known, in_top=in_top)
                 if new:
                     # The history ranks what the top re-read finds above the whole pass.
@@ -225,25 +243,6 @@ class AccountPass:
         if not pager.end_reached:
             self._log_stop(current, pager)
         self.checkpoint()
-
-    def _log_step(self, offset: int, step: passes.Step) -> None:
-        """Say what a page made the pass do, when it was not just the next page."""
-        then = step.bridge if step.bridge is not None else step.next_offset
-        if step.lost:
-            self.logger.warning(
-                "Continuity lost near offset %d (%s): the pass reads on and keeps every "
-                "record, but will not send ACTIVATE_VERSION",
-                offset,
-                step.lost,
-            )
-        elif step.event in (passes.Event.REPAIR, passes.Event.REREAD):
-            self.logger.warning(
-                "The page at offset %d: %s; reading offset %d again", offset, step.event.value, then
-            )
-        elif step.event is not passes.Event.NONE:
-            self.logger.info(
-                "The page at offset %d: %s; reading offset %d", offset, step.event.value, then
-            )
 
     def _log_stop(self, current: passes.PassState, pager: ConnectionsPager) -> None:
         """Say why the pass stopped before its end, and where the next run goes on."""
@@ -366,6 +365,10 @@ class AccountPass:
             finished["proved"] = int(proved)
         self.state["bookmark"] = finished
         del self.state["pass"]
+        self._say_how_it_ended(emitted, refusal, len(bookmark.get("newest", [])))
+
+    def _say_how_it_ended(self, emitted: int, refusal: str, remembered: int) -> None:
+        """The pass's last line, and why no ACTIVATE_VERSION follows (``outcome``)."""
         if self.proved:
             self.logger.info("Full pass complete: %d connections", emitted)
         elif refusal:
@@ -376,7 +379,7 @@ class AccountPass:
                 refusal,
             )
             self.outcome = f"ACTIVATE_VERSION not sent: {refusal}"
-        elif stopped_at_known:
+        elif self.reached_known:
             self.logger.info("Incremental run complete: %d new connections", emitted)
             self.outcome = "ACTIVATE_VERSION not sent: an incremental run never deletes"
         else:
@@ -384,7 +387,7 @@ class AccountPass:
                 "None of the %d remembered connections was found, so the whole list was "
                 "read (%d connections); connections removed since the last full pass are "
                 "dropped by the next full refresh",
-                len(bookmark.get("newest", [])),
+                remembered,
                 emitted,
             )
             self.outcome = "ACTIVATE_VERSION not sent: an incremental run never deletes"

@@ -22,7 +22,7 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
-from tap_linkedin_connections.accounts.stream import AccountsStream
+from tap_linkedin_connections.accounts.stream import ACCOUNT, AccountsStream
 from tap_linkedin_connections.connections import passes
 from tap_linkedin_connections.connections.account_pass import ACCOUNT_STATE_KEYS, AccountPass
 from tap_linkedin_connections.engine.ledger import TaskLedger, account_fingerprint, ledger_url
@@ -50,15 +50,7 @@ class ConnectionsStream(AccountsStream):
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     schema = th.PropertiesList(
-        th.Property(
-            "account",
-            th.StringType,
-            required=True,
-            description=(
-                "Whose connection this is: the account's name in the accounts setting, "
-                "or `default` with the one-account api_key setting."
-            ),
-        ),
+        ACCOUNT,
         th.Property(
             "entity_urn",
             th.StringType,

@@ -39,7 +39,7 @@ from tap_linkedin_connections.engine.timing import PollSettings
 from tap_linkedin_connections.history.memory import ListMemory
 from tap_linkedin_connections.history.store import HistoryStore
 from tap_linkedin_connections.outx.client import OutXClient
-from tap_linkedin_connections.outx.kinds import FETCH_PROFILE, ProfileKey
+from tap_linkedin_connections.outx.kinds import FETCH_PROFILE, ProfileAnswer, ProfileKey
 from tap_linkedin_connections.profiles.fetcher import PROFILE_READER, ProfileFetcher, Wanted
 from tap_linkedin_connections.profiles.listing import ConnectionListing
 from tap_linkedin_connections.profiles.memory import ProfileMemory
@@ -158,19 +158,7 @@ class ProfilesReader:
             logger=self.logger,
             settings=self.account.settings,
         )
-        runner = TaskRunner(
-            client,
-            FETCH_PROFILE,
-            pacer=pacer,
-            ledger=ledger,
-            poll=PollSettings.from_config(self.config),
-            budget=None,
-            reader=PROFILE_READER,
-            saved=self.checkpoint,
-            sleep=self.clock.sleep,
-            logger=self.logger,
-            clock=self.clock,
-        )
+        runner = self._runner(client, pacer, ledger)
         # Job changes become connection_events too: the account's list in the history.
         history_store = HistoryStore(ledger.url)
         fetcher = ProfileFetcher(
@@ -207,6 +195,24 @@ class ProfilesReader:
                 runner.pass_ended()  # what it read is stored: no later run polls it again
             finally:
                 self._summarise(fetcher, runner)
+
+    def _runner(
+        self, client: OutXClient, pacer: TaskPacer, ledger: TaskLedger
+    ) -> TaskRunner[ProfileKey, ProfileAnswer]:
+        """The engine for this run's profile tasks, under the account's one budget."""
+        return TaskRunner(
+            client,
+            FETCH_PROFILE,
+            pacer=pacer,
+            ledger=ledger,
+            poll=PollSettings.from_config(self.config),
+            budget=None,
+            reader=PROFILE_READER,
+            saved=self.checkpoint,
+            sleep=self.clock.sleep,
+            logger=self.logger,
+            clock=self.clock,
+        )
 
     def _left_in_flight(self, ledger: TaskLedger, listing: ConnectionListing) -> list[Wanted]:
         """Profile tasks a stopped or killed run left: STATE's first, then the ledger's."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from singer_sdk import typing as th
 
+from tap_linkedin_connections.accounts.stream import ACCOUNT
+
 # Any JSON value: the result as OutX gave it, whatever its shape (a JSON column in SQL
 # loaders: target-postgres picks jsonb for a type list that holds "object").
 ANY_JSON = th.CustomType({"type": ["object", "array", "string", "number", "boolean", "null"]})
@@ -53,15 +55,7 @@ SCHOOL = th.ObjectType(
 )
 
 PROFILES_SCHEMA = th.PropertiesList(
-    th.Property(
-        "account",
-        th.StringType,
-        required=True,
-        description=(
-            "Whose connection this is: the account's name in the accounts setting, "
-            "or `default` with the one-account api_key setting."
-        ),
-    ),
+    ACCOUNT,
     th.Property(
         "entity_urn",
         th.StringType,

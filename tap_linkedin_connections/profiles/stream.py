@@ -25,7 +25,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
 from tap_linkedin_connections.accounts import versions
-from tap_linkedin_connections.accounts.stream import AccountsStream
+from tap_linkedin_connections.accounts.stream import ACCOUNT, AccountsStream
 from tap_linkedin_connections.clock import REAL_CLOCK, Clock
 from tap_linkedin_connections.profiles.memory import ProfileMemory
 from tap_linkedin_connections.profiles.reader import (
@@ -41,16 +41,6 @@ if t.TYPE_CHECKING:
     from tap_linkedin_connections.accounts.threads import Account
 
 Record = dict[str, t.Any]
-
-ACCOUNT = th.Property(
-    "account",
-    th.StringType,
-    required=True,
-    description=(
-        "Whose connection this is: the account's name in the accounts setting, "
-        "or `default` with the one-account api_key setting."
-    ),
-)
 
 JOB = th.ObjectType(
     th.Property("title", th.StringType(nullable=True), description="Job title."),
