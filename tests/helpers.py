@@ -302,3 +302,26 @@ def assert_no_key_anywhere(run: TapRun) -> None:
     for key in KEYS.values():
         assert key not in run.stdout
         assert key not in run.stderr
+
+
+# A pass against the sandbox, as the integrity tests look at it
+
+
+def urns(connections: list[dict[str, t.Any]]) -> list[str]:
+    return [c["entity_urn"] for c in connections]
+
+
+def live(sandbox: Sandbox) -> set[str]:
+    """The URNs of the sandbox's connections now."""
+    return set(urns(sandbox.connections(sort_type="RECENTLY_ADDED")))
+
+
+def starts(sandbox: Sandbox) -> list[int]:
+    """The offset of every page task the sandbox received, oldest first."""
+    return [task["input"]["start"] for task in sandbox.stats()["tasks"]]
+
+
+def summary(run: TapRun) -> str:
+    """The run's one summary line."""
+    (line,) = [ln for ln in run.stderr.splitlines() if "This run:" in ln]
+    return line

@@ -12,7 +12,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import typing as t
 from pathlib import Path
 
 import pytest
@@ -22,27 +21,13 @@ from tests.helpers import (
     bookmark,
     connected,
     key_forms,
+    live,
     run_tap_in_process,
+    starts,
+    summary,
     tap_config,
+    urns,
 )
-
-
-def urns(connections: list[dict[str, t.Any]]) -> list[str]:
-    return [c["entity_urn"] for c in connections]
-
-
-def live(sandbox) -> set[str]:
-    return set(urns(sandbox.connections(sort_type="RECENTLY_ADDED")))
-
-
-def starts(sandbox) -> list[int]:
-    return [task["input"]["start"] for task in sandbox.stats()["tasks"]]
-
-
-def summary(run) -> str:
-    (line,) = [ln for ln in run.stderr.splitlines() if "This run:" in ln]
-    return line
-
 
 # Shifts under a pass
 

@@ -9,29 +9,21 @@ from __future__ import annotations
 
 import json
 import time
-import typing as t
 
 import pytest
 
 from tap_linkedin_connections.connections.passes import tasks_for_full_pass
-from tests.helpers import FAST_SETTINGS, bookmark, connected, run_tap_in_process, tap_config
-
-
-def urns(connections: list[dict[str, t.Any]]) -> list[str]:
-    return [c["entity_urn"] for c in connections]
-
-
-def live(sandbox) -> set[str]:
-    return set(urns(sandbox.connections(sort_type="RECENTLY_ADDED")))
-
-
-def starts(sandbox) -> list[int]:
-    return [task["input"]["start"] for task in sandbox.stats()["tasks"]]
-
-
-def summary(run) -> str:
-    (line,) = [ln for ln in run.stderr.splitlines() if "This run:" in ln]
-    return line
+from tests.helpers import (
+    FAST_SETTINGS,
+    bookmark,
+    connected,
+    live,
+    run_tap_in_process,
+    starts,
+    summary,
+    tap_config,
+    urns,
+)
 
 
 def activated(run) -> bool:
