@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 import threading
 import typing as t
+from dataclasses import dataclass
+from typing import Any
 
 from tap_linkedin_connections.sandbox.profiles import PROFILE_TASK_TYPE
 
@@ -15,7 +17,56 @@ if t.TYPE_CHECKING:
     from tap_linkedin_connections.sandbox.changes import Spoilers
     from tap_linkedin_connections.sandbox.data import ConnectionBook
     from tap_linkedin_connections.sandbox.profiles import ProfileDesk
-    from tap_linkedin_connections.sandbox.server import Settings, Task
+
+
+class ExtensionSettings(t.Protocol):
+    """The sandbox settings the extension reads (server.Settings has them)."""
+
+    extension_active: bool
+    pickup_delay: float
+    work_time: float
+    work_time_jitter: float
+    slow_factor: float
+    profile_shape: str
+    result_shape: str
+
+
+@dataclass
+class Task:
+    """A task as the sandbox keeps it: its input, faults, status and times."""
+
+    id: str
+    input: dict[str, Any]
+    created_at: float
+    created_wall: float
+    faults: list[str]
+    status: str = "pending"
+    output: Any = None
+    picked_up_at: float | None = None
+    completed_at: float | None = None
+    polls: int = 0
+    forgotten: bool = False
+
+    @property
+    def work_time(self) -> float | None:
+        if self.picked_up_at is None or self.completed_at is None:
+            return None
+        return self.completed_at - self.picked_up_at
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "input": dict(self.input),
+            "status": self.status,
+            "created_at": self.created_at,
+            "created_wall": self.created_wall,
+            "picked_up_at": self.picked_up_at,
+            "completed_at": self.completed_at,
+            "work_time": self.work_time,
+            "polls": self.polls,
+            "faults": list(self.faults),
+            "forgotten": self.forgotten,
+        }
 
 
 class ChromeExtension:
@@ -24,7 +75,7 @@ class ChromeExtension:
     _cond: threading.Condition
     _stopping: threading.Event
     _queue: deque[Task]
-    _settings: Settings
+    _settings: ExtensionSettings
     _activated_at: float
     _jitter_rng: random.Random
     _book: ConnectionBook

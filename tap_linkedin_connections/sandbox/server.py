@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from tap_linkedin_connections.sandbox.changes import Change, ListChanges, Spoilers
 from tap_linkedin_connections.sandbox.data import ConnectionBook
-from tap_linkedin_connections.sandbox.extension import ChromeExtension
+from tap_linkedin_connections.sandbox.extension import ChromeExtension, Task
 from tap_linkedin_connections.sandbox.profiles import (
     PROFILE_ROUTES,
     PROFILE_SHAPES,
@@ -99,42 +99,6 @@ class Settings:
 
 
 SETTING_NAMES = tuple(f.name for f in fields(Settings))
-
-
-@dataclass
-class Task:
-    id: str
-    input: dict[str, Any]
-    created_at: float
-    created_wall: float
-    faults: list[str]
-    status: str = "pending"
-    output: Any = None
-    picked_up_at: float | None = None
-    completed_at: float | None = None
-    polls: int = 0
-    forgotten: bool = False
-
-    @property
-    def work_time(self) -> float | None:
-        if self.picked_up_at is None or self.completed_at is None:
-            return None
-        return self.completed_at - self.picked_up_at
-
-    def record(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "input": dict(self.input),
-            "status": self.status,
-            "created_at": self.created_at,
-            "created_wall": self.created_wall,
-            "picked_up_at": self.picked_up_at,
-            "completed_at": self.completed_at,
-            "work_time": self.work_time,
-            "polls": self.polls,
-            "faults": list(self.faults),
-            "forgotten": self.forgotten,
-        }
 
 
 def parse_task_input(body: Any) -> dict[str, Any]:
@@ -230,6 +194,8 @@ def _retry_after_header(seconds: float) -> str:
 class Sandbox(ListChanges, ChromeExtension):
     """A local stand-in for OutX's LinkedIn Data API (fetch-connections, fetch-profile and
     task status). Profile controls: `profiles` (a profiles.ProfileDesk)."""
+
+    _settings: Settings  # all of them; the extension reads only its own (ExtensionSettings)
 
     def __init__(
         self,
