@@ -5,11 +5,11 @@ and those whose headline changed. The connections stream tells this listing what
 pass reads (``PassRecorder``), and the profiles stream reads it back
 (``ConnectionListing.connections``), so a profile run reads no page of its own.
 
-**A seam.** The history of the list (issue 19: a durable memory of every connection,
-its headline and its place) will know all this; once it lands, ``connections`` reads
-from it and this table goes. Until then the table lives in the task ledger's database
-(the ``task_ledger`` setting), one row per account and connection, holding no more than
-the profiles need: URN, slug, headline, connection date, place in the list.
+The table lives in the task ledger's database (the ``task_ledger`` setting), one row per
+account and connection, holding no more than the profiles need: URN, slug, headline,
+connection date, place in the list. (The network history, history/, remembers the list
+too, keyed and ranked for its events; reading the profiles' choice from it instead is
+the next step, which would leave one memory of the list.)
 
 Order: a pass reads the newest-first list (RECENTLY_ADDED) from the top, so the n-th
 connection it reads is the n-th newest at that time. Each row keeps the pass that last

@@ -17,7 +17,8 @@ second pipeline on the account loads what the first paid for, and a run killed b
 its target committed re-emits its profiles on the rerun, at no LinkedIn action.
 
 Job changes found on a re-fetch are kept in their own table, in the order found, for
-the ``job_changes`` stream (see profiles/stream.py: the seam to ``connection_events``).
+the ``job_changes`` stream (the fetcher also writes each as a ``job_changed`` event in
+the network history).
 """
 
 from __future__ import annotations

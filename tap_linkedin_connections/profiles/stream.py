@@ -8,9 +8,10 @@ when a project sets no ``select`` rule of its own; the Hub definition and this
 project's meltano.yml therefore declare ``select: [connections.*, connection_events.*]``
 (see the README).
 
-``job_changes`` holds the job changes that re-fetched profiles showed (memory.py). It is
-the seam to the history's ``connection_events`` stream (issue 19): once that stream
-exists, these events become its ``job_changed`` events and this stream goes.
+``job_changes`` holds the job changes that re-fetched profiles showed (memory.py), with
+the previous and current title and company as objects; each is also a ``job_changed``
+event in the history's ``connection_events`` (fetcher.py), for those who follow every
+change of the network in one stream.
 
 How the accounts are read side by side and STATE's layout are the base stream's
 (accounts/stream.py); one account's run is reader.py's.
