@@ -16,12 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
+
 from tap_linkedin_connections.outx.client import OutXClient
 from tap_linkedin_connections.outx.kinds import CONNECTION_FIELDS
 from tap_linkedin_connections.sandbox.drill import FAST_SANDBOX_SETTINGS
 
 if t.TYPE_CHECKING:
     from tap_linkedin_connections.sandbox import Sandbox
+
+#: The repository's root.
+REPO = Path(__file__).resolve().parent.parent
+
+#: Under CI a test must not skip for want of a service: it fails instead.
+IN_CI = os.environ.get("CI", "").lower() == "true"
 
 #: A key that looks like a real one, so a leak would be found by searching for it.
 API_KEY = "outx-team-key-3f9c1d7e5b2a4c8e9f0a1b2c3d4e5f60"
@@ -32,6 +40,21 @@ FAST_SETTINGS: dict[str, t.Any] = {
     "task_timeout_seconds": 5,
     "request_timeout_seconds": 5,
 }
+
+
+def unavailable(reason: str) -> t.NoReturn:
+    """A service the test needs is missing: skip, saying why; fail under CI."""
+    if IN_CI:
+        pytest.fail(f"{reason} (required under CI=true)")
+    pytest.skip(reason)
+
+
+def find_meltano() -> Path:
+    """The meltano that scripts/test.py installs (or MELTANO_BIN); unavailable if none."""
+    path = Path(os.environ.get("MELTANO_BIN") or REPO / ".venv-meltano" / "bin" / "meltano")
+    if not path.exists():
+        unavailable(f"no meltano at {path}: run python3 scripts/test.py, or set MELTANO_BIN")
+    return path
 
 
 def expected_profile_url(slug: str | None) -> str | None:
@@ -139,6 +162,30 @@ class TapRun:
         return [m for m in self.messages if m["type"] == kind]
 
 
+def tap_command(
+    config: dict[str, t.Any],
+    workdir: Path,
+    *,
+    state: dict[str, t.Any] | None = None,
+    catalog: dict[str, t.Any] | None = None,
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that run the tap's CLI on these files, written
+    into ``workdir``; the user's state directory is never the default."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    files = {"config": config, "state": state, "catalog": catalog}
+    args = [sys.executable, "-m", "tap_linkedin_connections"]
+    for option, content in files.items():
+        if content is not None:
+            path = workdir / f"{option}.json"
+            path.write_text(json.dumps(content))
+            args += [f"--{option}", str(path)]
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TAP_LINKEDIN_CONNECTIONS_")},
+        "XDG_STATE_HOME": str(workdir / "xdg-state"),
+    }
+    return args, environment
+
+
 def run_tap(
     config: dict[str, t.Any],
     tmp_path: Path,
@@ -154,27 +201,31 @@ def run_tap(
     names one, and the user's state directory is never the default.
     """
     config = {"task_ledger": str(tmp_path / "ledger.sqlite"), **config}
-    config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps(config))
-    args = [sys.executable, "-m", "tap_linkedin_connections", "--config", str(config_file)]
-    if state is not None:
-        state_file = tmp_path / "state.json"
-        state_file.write_text(json.dumps(state))
-        args += ["--state", str(state_file)]
-    environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TAP_LINKEDIN_CONNECTIONS_")},
-        "XDG_STATE_HOME": str(tmp_path / "xdg-state"),
-        **(env or {}),
-    }
+    args, environment = tap_command(config, tmp_path, state=state)
     done = subprocess.run(
         [*args, *extra_args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=environment,
+        env={**environment, **(env or {})},
         check=False,
     )
     return TapRun(done.returncode, done.stdout, done.stderr)
+
+
+def start_tap(
+    config: dict[str, t.Any],
+    workdir: Path,
+    *,
+    state: dict[str, t.Any] | None = None,
+    catalog: dict[str, t.Any] | None = None,
+    stdout: int = subprocess.PIPE,
+    stderr: int = subprocess.PIPE,
+) -> subprocess.Popen[str]:
+    """The tap's CLI in the background, on files of its own in ``workdir`` (the config is
+    taken as it is: no task ledger is added)."""
+    args, environment = tap_command(config, workdir, state=state, catalog=catalog)
+    return subprocess.Popen(args, stdout=stdout, stderr=stderr, text=True, env=environment)
 
 
 def run_tap_in_process(

@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import typing as t
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from tap_linkedin_connections.connections.passes import tasks_for_full_pass
-from tests.helpers import bookmark, run_tap, tap_config
+from tests.helpers import bookmark, run_tap, start_tap, tap_config
 
 
 def test_two_runs_in_one_hour_share_the_budget(make_sandbox, tmp_path):
@@ -30,24 +27,7 @@ def test_two_runs_in_one_hour_share_the_budget(make_sandbox, tmp_path):
     assert sandbox.stats()["tasks_created"] == 3
     assert len(bookmark(first.last_state)["task_window"]) == 3
 
-    state_file = tmp_path / "second-state.json"
-    state_file.write_text(json.dumps(first.last_state))
-    config_file = tmp_path / "second-config.json"
-    config_file.write_text(json.dumps(config))
-    second = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tap_linkedin_connections",
-            "--config",
-            str(config_file),
-            "--state",
-            str(state_file),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    second = start_tap(config, tmp_path / "second", state=first.last_state)
     try:
         assert second.stderr is not None
         deadline = time.monotonic() + 30
@@ -65,24 +45,6 @@ def test_two_runs_in_one_hour_share_the_budget(make_sandbox, tmp_path):
     assert f"until {until:%Y-%m-%d %H:%M}" in pacing_line
     # The second run waited instead of creating a fourth task within the hour.
     assert sandbox.stats()["tasks_created"] == 3
-
-
-def start_tap(
-    config: dict[str, t.Any], workdir: Path, stdout: int = subprocess.PIPE
-) -> subprocess.Popen[str]:
-    """The tap's CLI in the background, with no state, its own files."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    config_file = workdir / "config.json"
-    config_file.write_text(json.dumps(config))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_LINKEDIN_CONNECTIONS_")}
-    env["XDG_STATE_HOME"] = str(workdir / "xdg-state")
-    return subprocess.Popen(
-        [sys.executable, "-m", "tap_linkedin_connections", "--config", str(config_file)],
-        stdout=stdout,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
 
 
 def finish(process: subprocess.Popen[str], timeout: float = 120) -> tuple[str, str]:
@@ -107,7 +69,7 @@ def test_two_runs_with_separate_state_share_the_accounts_budget(
     # A daily cap of 6: a 13-page list cannot finish, and each run stops once the
     # account's budget is spent (the next slot is a day away).
     config = tap_config(sandbox.url, max_tasks_per_day=6, task_ledger=ledger)
-    runs = [start_tap(config, tmp_path / name, subprocess.DEVNULL) for name in ("dev", "prod")]
+    runs = [start_tap(config, tmp_path / name, stdout=subprocess.DEVNULL) for name in ("dev", "prod")]
     outputs = [finish(run) for run in runs]
 
     for run, (_, err) in zip(runs, outputs, strict=True):
@@ -160,7 +122,7 @@ def test_two_runs_with_an_hourly_cap_of_6_create_6_tasks_together(make_sandbox, 
     config = tap_config(
         sandbox.url, max_tasks_per_hour=6, task_ledger=str(tmp_path / "ledger.sqlite")
     )
-    runs = [start_tap(config, tmp_path / name, subprocess.DEVNULL) for name in ("a", "b")]
+    runs = [start_tap(config, tmp_path / name, stdout=subprocess.DEVNULL) for name in ("a", "b")]
     try:
         # Both runs reach the cap and wait for the hour to roll on.
         deadline = time.monotonic() + 60
@@ -186,15 +148,7 @@ def test_sigkill_mid_sync_then_resume_loses_nothing_and_repeats_no_task(make_san
     config = tap_config(
         sandbox.url, max_tasks_in_flight=2, task_ledger=str(tmp_path / "ledger.sqlite")
     )
-    config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps(config))
-    tap = subprocess.Popen(
-        [sys.executable, "-m", "tap_linkedin_connections", "--config", str(config_file)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "xdg-state")},
-    )
+    tap = start_tap(config, tmp_path, stderr=subprocess.DEVNULL)
     assert tap.stdout is not None
     first_records = []
     last_state = None

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 
-from tests.helpers import (
-    bookmark,
-    run_tap,
-    tap_config,
-)
+from tests.helpers import bookmark, run_tap, start_tap, tap_config
 
 
 def test_a_killed_cli_run_mid_pass_doubles_no_event(make_sandbox, tmp_path):
@@ -27,24 +21,11 @@ def test_a_killed_cli_run_mid_pass_doubles_no_event(make_sandbox, tmp_path):
     changes = [listing[i]["entity_urn"] for i in (40, 120, 300, 500)]
     for urn in changes:
         sandbox.profiles.change_job(entity_urn=urn, title="Partner", company="Hooli")
-    (config_file := tmp_path / "config.json").write_text(
-        json.dumps({"task_ledger": str(tmp_path / "ledger.sqlite"), **config, "full_refresh": True})
-    )
-    (state_file := tmp_path / "state.json").write_text(json.dumps(base.last_state))
-    tap = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tap_linkedin_connections",
-            "--config",
-            str(config_file),
-            "--state",
-            str(state_file),
-        ],
-        stdout=subprocess.PIPE,
+    tap = start_tap(
+        {"task_ledger": str(tmp_path / "ledger.sqlite"), **config, "full_refresh": True},
+        tmp_path,
+        state=base.last_state,
         stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "xdg-state")},
     )
     assert tap.stdout is not None
     for line in tap.stdout:

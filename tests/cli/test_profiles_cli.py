@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 import typing as t
 from pathlib import Path
 
-from tests.helpers import run_tap
+from tests.helpers import run_tap, start_tap
 from tests.profiles_fixture import (
     ALL,
     catalog,
@@ -83,20 +80,7 @@ def _profile_outcomes(workdir: Path) -> list[str]:
 
 
 def _start(config: dict[str, t.Any], workdir: Path, chosen: dict[str, t.Any]) -> t.Any:
-    workdir.mkdir(parents=True)
-    (workdir / "config.json").write_text(json.dumps(config))
-    (workdir / "catalog.json").write_text(json.dumps(chosen))
-    args = [sys.executable, "-m", "tap_linkedin_connections", "--config"]
-    process = subprocess.Popen(
-        [*args, str(workdir / "config.json"), "--catalog", str(workdir / "catalog.json")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={
-            **{k: v for k, v in os.environ.items() if not k.startswith("TAP_LINKEDIN_")},
-            "XDG_STATE_HOME": str(workdir / "xdg"),
-        },
-    )
+    process = start_tap(config, workdir, catalog=chosen)
     for pipe in (process.stdout, process.stderr):  # read as a target would
         threading.Thread(target=_drain, args=(pipe,), daemon=True).start()
     return process

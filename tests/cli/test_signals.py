@@ -6,16 +6,13 @@ A scheduler (cron, Airflow, Kubernetes) that stops a run must not read it as a s
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import typing as t
 
 import pytest
 
 from tap_linkedin_connections.sandbox import Sandbox
-from tests.helpers import API_KEY, bookmark, tap_config
+from tests.helpers import API_KEY, bookmark, start_tap, tap_config
 
 
 @pytest.mark.parametrize(
@@ -30,20 +27,7 @@ def test_a_signal_mid_run_writes_state_and_exits_non_zero(
     config = tap_config(sandbox.url, task_ledger=str(tmp_path / "ledger.sqlite"))
     if accounts:
         config["accounts"] = [{"name": "sales", "api_key": config.pop("api_key")}]
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    tap = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tap_linkedin_connections",
-            "--config",
-            str(tmp_path / "config.json"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "xdg-state")},
-    )
+    tap = start_tap(config, tmp_path)
     assert tap.stdout is not None
     lines = []
     for line in tap.stdout:  # up to the first page's records and the STATE that counts them

@@ -46,12 +46,11 @@ import yaml
 
 from tap_linkedin_connections.connections.passes import tasks_for_full_pass
 from tap_linkedin_connections.sandbox import Sandbox
-from tests.helpers import expected_profile_url
+from tests.helpers import expected_profile_url, find_meltano, unavailable
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 #: Looks like a real key, so that finding it in state or logs would be a leak.
 API_KEY = "outx-e2e-key-5d1c0b9a8f7e6d5c4b3a29180706f5e4"
@@ -114,21 +113,13 @@ def _about() -> dict[str, t.Any]:
     return t.cast("dict[str, t.Any]", json.loads(done.stdout))
 
 
-def _unavailable(reason: str) -> t.NoReturn:
-    if IN_CI:
-        pytest.fail(f"{reason} (required under CI=true)")
-    pytest.skip(reason)
-
-
 # Fixtures: meltano, the project copy, PostgreSQL, the sandbox
 
 
 @pytest.fixture(scope="module")
 def meltano_bin() -> Path:
     """The meltano executable, with the plugins these tests use installed."""
-    path = Path(os.environ.get("MELTANO_BIN") or ROOT / ".venv-meltano" / "bin" / "meltano")
-    if not path.exists():
-        _unavailable(f"no meltano at {path}: run python3 scripts/test.py, or set MELTANO_BIN")
+    path = find_meltano()
     wanted = {
         "extractors": ["tap-linkedin-connections"],
         "loaders": ["target-csv", "target-postgres", "target-jsonl", "target-duckdb"],
@@ -172,7 +163,7 @@ def pg_available() -> None:
         with socket.create_connection((PG["host"], PG["port"]), timeout=2):
             pass
     except OSError as exc:
-        _unavailable(f"PostgreSQL is not reachable on {PG['host']}:{PG['port']} ({exc})")
+        unavailable(f"PostgreSQL is not reachable on {PG['host']}:{PG['port']} ({exc})")
 
 
 @dataclass
@@ -830,7 +821,7 @@ def test_the_hub_file_adds_the_tap_to_a_new_project(meltano_bin: Path, tmp_path:
 def dbt_bin() -> Path:
     path = Path(os.environ.get("DBT_BIN") or ROOT / ".venv-dbt" / "bin" / "dbt")
     if not path.exists():
-        _unavailable(f"no dbt at {path}: run python3 scripts/test.py, or set DBT_BIN")
+        unavailable(f"no dbt at {path}: run python3 scripts/test.py, or set DBT_BIN")
     return path
 
 

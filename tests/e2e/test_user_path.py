@@ -40,11 +40,11 @@ import pytest
 import yaml
 
 from tap_linkedin_connections.sandbox import Sandbox
+from tests.helpers import find_meltano, unavailable
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-IN_CI = os.environ.get("CI", "").lower() == "true"
 SANDBOX_PORT = "8765"
 #: The line of the README's first block that installs the package from PyPI.
 PIP_INSTALL = "pip install tap-linkedin-connections"
@@ -52,20 +52,12 @@ PIP_INSTALL = "pip install tap-linkedin-connections"
 APPEND_SNIPPET = "# append the snippet above to meltano.yml, then:"
 
 
-def _unavailable(reason: str) -> t.NoReturn:
-    if IN_CI:
-        pytest.fail(f"{reason} (required under CI=true)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def meltano_bin() -> Path:
-    path = Path(os.environ.get("MELTANO_BIN") or ROOT / ".venv-meltano" / "bin" / "meltano")
-    if not path.exists():
-        _unavailable(f"no meltano at {path}: run python3 scripts/test.py, or set MELTANO_BIN")
+    path = find_meltano()
     for tool in ("curl", "jq", "bash"):
         if shutil.which(tool) is None:
-            _unavailable(f"the README's commands need {tool}")
+            unavailable(f"the README's commands need {tool}")
     return path
 
 
