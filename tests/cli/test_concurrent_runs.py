@@ -69,7 +69,9 @@ def test_two_runs_with_separate_state_share_the_accounts_budget(
     # A daily cap of 6: a 13-page list cannot finish, and each run stops once the
     # account's budget is spent (the next slot is a day away).
     config = tap_config(sandbox.url, max_tasks_per_day=6, task_ledger=ledger)
-    runs = [start_tap(config, tmp_path / name, stdout=subprocess.DEVNULL) for name in ("dev", "prod")]
+    runs = [
+        start_tap(config, tmp_path / name, stdout=subprocess.DEVNULL) for name in ("dev", "prod")
+    ]
     outputs = [finish(run) for run in runs]
 
     for run, (_, err) in zip(runs, outputs, strict=True):
